@@ -98,6 +98,7 @@ enum class presence_status : std::uint32_t { online = 0, away = 1, offline = 2 }
 struct resume_point {
   std::uint64_t epoch = 0;  // 0 = nothing yet
   std::uint64_t seq = 0;    // last contiguous seq delivered to the app
+  bool operator==(const resume_point&) const = default;
 };
 
 /// Server parameters announced in welcome; clients must follow them.
@@ -113,6 +114,7 @@ struct server_params {
   std::uint32_t history_limit = 200;         // largest history page
   std::uint32_t rate_per_sec = 50;           // token bucket refill, messages per second
   std::uint32_t rate_burst = 100;            // token bucket size
+  bool operator==(const server_params&) const = default;
 };
 
 /// A room-log event as delivered live, in replay and in history pages.
@@ -126,12 +128,14 @@ struct room_event {
   std::uint64_t ts = 0; // server time, ms since Unix epoch
   std::string text;
   std::uint64_t ref = 0;  // target seq for edit/remove/reaction/receipt; 0 = none
+  bool operator==(const room_event&) const = default;
 };
 
 struct presence_entry {
   std::string user;
   presence_status status = presence_status::offline;
   std::uint64_t last_seen = 0;  // ms since Unix epoch; 0 = never / unknown
+  bool operator==(const presence_entry&) const = default;
 };
 
 struct room_info {
@@ -140,6 +144,7 @@ struct room_info {
   std::uint64_t epoch = 0;
   std::uint64_t head = 0;  // last seq in the room log
   bool joined = false;     // the requesting session has joined it
+  bool operator==(const room_info&) const = default;
 };
 
 // ---- messages ------------------------------------------------------------------------------
@@ -150,6 +155,7 @@ struct hello {
   std::uint32_t max_version = version_max;
   std::string token;   // JWT
   std::string client;  // free-form "name/version", for logs
+  bool operator==(const hello&) const = default;
 };
 struct welcome {
   std::uint32_t version = version_max;
@@ -158,11 +164,13 @@ struct welcome {
   std::string tenant;
   std::uint64_t server_time = 0;  // ms since Unix epoch
   server_params params;
+  bool operator==(const welcome&) const = default;
 };
 struct join {
   std::uint32_t id = 0;
   std::string room;
   std::optional<resume_point> resume;  // absent: no replay, just live from head
+  bool operator==(const join&) const = default;
 };
 struct joined {
   std::uint32_t id = 0;
@@ -171,22 +179,27 @@ struct joined {
   std::uint64_t head = 0;   // replay (if resumed) ends at this seq; live events follow
   bool resumed = false;     // false with a resume request: cannot resume, reload the room
   std::vector<presence_entry> members;  // presence of the room's members
+  bool operator==(const joined&) const = default;
 };
 struct leave {
   std::uint32_t id = 0;
   std::string room;
+  bool operator==(const leave&) const = default;
 };
 struct list_rooms {
   std::uint32_t id = 0;
+  bool operator==(const list_rooms&) const = default;
 };
 struct room_list {
   std::uint32_t id = 0;
   std::vector<room_info> rooms;
+  bool operator==(const room_list&) const = default;
 };
 struct send {
   std::string room;
   std::string cid;   // client id, 1..64 bytes, unique per user for the dedup window
   std::string text;
+  bool operator==(const send&) const = default;
 };
 struct ack {
   std::string room;
@@ -195,9 +208,11 @@ struct ack {
   std::uint64_t seq = 0;
   std::uint64_t ts = 0;
   bool duplicate = false;  // this cid was already stored; seq/ts are the original ones
+  bool operator==(const ack&) const = default;
 };
 struct event {
   room_event ev;
+  bool operator==(const event&) const = default;
 };
 struct history {
   std::uint32_t id = 0;
@@ -205,6 +220,7 @@ struct history {
   std::optional<std::uint64_t> before;  // events with seq < before (newest first page)
   std::optional<std::uint64_t> after;   // events with seq > after (gap fill); one of the two
   std::uint32_t limit = 50;
+  bool operator==(const history&) const = default;
 };
 struct history_page {
   std::uint32_t id = 0;
@@ -212,27 +228,34 @@ struct history_page {
   std::uint64_t epoch = 0;
   std::vector<room_event> events;  // ascending seq
   bool more = false;               // more events exist in the requested direction
+  bool operator==(const history_page&) const = default;
 };
 struct typing {
   std::string room;
   bool on = true;
+  bool operator==(const typing&) const = default;
 };
 struct typing_update {
   std::string room;
   std::string user;
   bool on = true;
+  bool operator==(const typing_update&) const = default;
 };
 struct set_presence {
   presence_status status = presence_status::online;
+  bool operator==(const set_presence&) const = default;
 };
 struct presence {
   presence_entry entry;
+  bool operator==(const presence&) const = default;
 };
 struct ping {
   std::uint64_t nonce = 0;
+  bool operator==(const ping&) const = default;
 };
 struct pong {
   std::uint64_t nonce = 0;
+  bool operator==(const pong&) const = default;
 };
 struct error {
   std::uint32_t id = 0;  // request id it answers; 0 = none
@@ -242,27 +265,33 @@ struct error {
   std::string cid;       // when the error concerns a send
   std::uint32_t type = 0;       // for `unsupported`: the type received
   std::uint32_t retry_ms = 0;   // for `rate_limited`
+  bool operator==(const error&) const = default;
 };
 struct ok {
   std::uint32_t id = 0;
+  bool operator==(const ok&) const = default;
 };
 struct refresh {
   std::uint32_t id = 0;
   std::string token;
+  bool operator==(const refresh&) const = default;
 };
 struct create_room {
   std::uint32_t id = 0;
   std::string room;
   bool is_private = false;
+  bool operator==(const create_room&) const = default;
 };
 struct add_member {
   std::uint32_t id = 0;
   std::string room;
   std::string user;
+  bool operator==(const add_member&) const = default;
 };
 /// A well-formed message of a type this build does not know.
 struct unknown_message {
   std::uint32_t type = 0;
+  bool operator==(const unknown_message&) const = default;
 };
 
 using message =
