@@ -17,17 +17,23 @@
 //               app command       -> e.join(...), e.send_message(...), ...
 //
 // After every input or command, drain poll_transport() and poll_event() and re-arm the timer.
+// handle_close reports only closes the engine did not ask for: once it emits close_transport
+// it treats that transport as gone, and a late close report for it is ignored.
 // An early handle_timeout does nothing. Everything is deterministic for a given seed and
 // sequence of inputs, so tests run it on a virtual clock.
 #pragma once
 
 #include "parley/client/outbox.hpp"
+#include "parley/client/room_stream.hpp"
+#include "parley/client/timer_table.hpp"
+#include "parley/client/typing_roster.hpp"
 #include "parley/protocol/codec.hpp"
 #include "parley/protocol/messages.hpp"
 #include "parley/protocol/rules.hpp"
 
 #include <cstdint>
 #include <deque>
+#include <initializer_list>
 #include <map>
 #include <optional>
 #include <set>
@@ -176,6 +182,10 @@ class engine {
   std::uint32_t list_rooms(millis now);
   std::uint32_t create_room(std::string room, bool is_private, millis now);
   std::uint32_t add_member(std::string room, std::string user, millis now);
+  /// Merge an outbox saved with pending().export_bytes() (e.g. before a restart or a page
+  /// reload); its entries are sent when ready, with their original client ids. False (and
+  /// nothing changed) if the bytes are not an export or the entries do not fit.
+  bool import_outbox(std::string_view bytes, millis now);
 
   // ---- outputs ----
   std::optional<transport_op> poll_transport();
@@ -184,7 +194,113 @@ class engine {
   std::optional<millis> poll_timeout() const;
 
  private:
-  // (engine author: private state goes here)
+  // One remembered room: rejoined after every reconnect until the app leaves it.
+  struct room_entry {
+    std::uint32_t join_id = 0;    // id the app got from join(); reused by every rejoin
+    bool join_sent = false;       // join sent on the current transport
+    bool joined = false;          // joined received on the current transport
+    bool leaving = false;         // leave sent; forgotten when the server answers it
+    bool rejoin = false;          // join() came while leaving: join again after the answer
+    std::optional<std::uint32_t> fill_id;  // the one outstanding gap-fill history request
+    room_stream stream;           // seq order, resume point, gap buffer
+    typing_roster typing;         // other users typing here
+    proto::typing_throttle throttle;  // pacing of our own typing(on)
+  };
+  using room_map = std::map<std::string, room_entry, std::less<>>;
+
+  // What an outstanding request is, so its answer can be checked and routed.
+  enum class request_kind { history, gap_fill, list_rooms, create_room, add_member, leave, refresh };
+  struct pending_request {
+    request_kind kind;
+    std::string room;
+    proto::message msg;   // kept whole: resent after a reconnect or a rate limit
+    bool sent = false;    // sent on the current transport
+  };
+
+  // ---- connection transitions ----
+  void set_state(connection_state s, millis retry_at = millis{0},
+                 proto::error_code reason = {});
+  void connect(millis now);
+  void become_ready(const proto::welcome& w, millis now);
+  void become_failed(proto::error_code reason);
+  void end_session();
+  void abandon_transport(std::uint16_t close_code, millis now);
+  void lose_transport(millis now);
+  void reset_session();
+  void requeue_requests();
+  void arm_dead_peer(millis now);
+  void hold_for_rate_limit(std::uint32_t retry_ms, millis now);
+  void flush_unsent();
+  void send_join(const std::string& name, room_entry& room);
+
+  // ---- server messages; false means the message is illegal here (protocol violation) ----
+  bool on_handshake_message(proto::message& m, millis now);
+  bool on_message(proto::message& m, millis now);
+  bool on_joined(proto::joined& j);
+  bool on_event(proto::room_event& ev);
+  bool on_ack(const proto::ack& a);
+  bool on_history_page(proto::history_page& page);
+  bool on_fill_page(const std::string& name, room_entry& room, proto::history_page& page);
+  bool on_typing_update(const proto::typing_update& t, millis now);
+  bool on_error(const proto::error& e, millis now);
+  bool on_send_error(const proto::error& e, millis now);
+  bool on_request_error(const proto::error& e, millis now);
+  bool on_join_error(const proto::error& e, millis now);
+  bool on_fill_failed(const std::string& name, std::uint32_t id);
+  bool on_ok(const proto::ok& o);
+  bool on_room_list(proto::room_list& l);
+
+  // ---- rooms ----
+  room_entry* find_room(std::string_view name);
+  // The room if it is subscribed on this transport; else `legal` says whether traffic for it
+  // may still arrive (a leave in flight) or breaks the protocol (never joined).
+  room_map::value_type* live_room(std::string_view name, bool& legal);
+  std::size_t remembered_rooms() const;
+  void settle_leave(const std::string& name);
+  static bool adopt_page_event(proto::room_event& ev, const proto::history_page& page);
+  void deliver(const std::string& name, room_entry& room,
+               std::vector<proto::room_event>& ready);
+  void request_fill(const std::string& name, room_entry& room);
+  void skip_unfillable_gap(const std::string& name, room_entry& room);
+  void expire_typing(millis now);
+  void rearm_typing_timer();
+
+  // ---- requests and sends ----
+  std::uint32_t next_request_id();
+  void submit(std::uint32_t id, request_kind kind, std::string room, proto::message msg);
+  void app_request(std::uint32_t id, request_kind kind, std::string room, proto::message msg);
+  std::optional<pending_request> take_answered(std::uint32_t id,
+                                               std::initializer_list<request_kind> expected);
+  void fail_request(std::uint32_t id, std::string room, proto::error_code code,
+                    std::string message);
+  bool room_id_ok(std::uint32_t id, const std::string& room);
+  std::string make_cid();
+  room_entry* sendable_room(const std::string& room, const std::string& cid,
+                            const std::string& text);
+
+  // ---- output queues ----
+  void transmit(const proto::message& m);
+  void push_transport(transport_op op);
+  void flush_frames();
+  void emit(engine_event ev);
+
+  engine_config cfg_;
+  connection_state state_ = connection_state::idle;
+  proto::server_params params_;
+  std::string user_;
+  proto::random_source rng_;
+  std::uint32_t attempt_ = 0;           // reconnect attempts since the last welcome
+  std::uint32_t last_request_id_ = 0;
+  outbox outbox_;
+  std::set<std::string, std::less<>> in_flight_;  // outbox cids sent on the current transport
+  room_map rooms_;
+  std::map<std::uint32_t, pending_request> requests_;  // by id: resent in the order made
+  std::optional<proto::presence_status> presence_;     // last status the app chose
+  bool presence_sent_ = false;
+  timer_table timers_;
+  std::vector<std::string> outgoing_;   // encoded messages not yet packed into frames
+  std::deque<transport_op> transport_ops_;
+  std::deque<engine_event> events_;
 };
 
 }  // namespace parley::client

@@ -36,7 +36,8 @@ class outbox {
   /// Serialise to bytes a host can store (MessagePack; format documented in PROTOCOL.md).
   std::string export_bytes() const;
   /// Merge entries from export_bytes() output, skipping cids already present.
-  /// False (and nothing changed) if the bytes are not a valid export.
+  /// False (and nothing changed) if the bytes are not a valid export, or if the merged
+  /// entries would not fit the capacity (dropping some would lose messages silently).
   bool import_bytes(std::string_view bytes);
 
  private:
