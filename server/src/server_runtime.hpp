@@ -1,0 +1,58 @@
+// The composition root: opens the store, binds the port, wires listener, shared state and
+// routes onto one io_context, and runs it until SIGTERM/SIGINT. One thread on purpose: it is
+// what makes join + replay atomic and lets the hot path go without locks.
+#pragma once
+
+#include "config.hpp"
+#include "http_routes.hpp"
+#include "instant.hpp"
+#include "listener.hpp"
+#include "metrics.hpp"
+#include "net.hpp"
+#include "shared_state.hpp"
+#include "store.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <memory>
+
+namespace parley::server {
+
+/// The running server process.
+class server_runtime {
+ public:
+  /// Opens the store under options.data and binds options.host:port; throws on failure.
+  explicit server_runtime(server_options options);
+
+  /// Serves until a signal, then closes every session with 1001, stops, and returns the exit
+  /// status (0 after a graceful stop).
+  int run();
+
+ private:
+  void write_port_file(std::uint16_t port) const;
+  void on_signal(error_code ec, int signal);
+  /// Re-arms the shared state's timer if its next deadline changed.
+  void arm_hub_timer();
+  void on_hub_timer(error_code ec);
+
+  server_options options_;
+  instant started_;
+  metrics stats_;
+  store db_;
+  shared_state hub_;
+  http_routes routes_;
+  // Declared after everything sessions refer to: destroying the io_context destroys the
+  // sessions still queued in it, and they detach from hub_ as they go.
+  net::io_context ioc_{1};
+  net::signal_set signals_;
+  net::steady_timer hub_timer_;
+  net::steady_timer stop_timer_;
+  std::shared_ptr<listener> listener_;
+  proto::millis hub_armed_ = proto::millis::max();
+  bool stopping_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace parley::server

@@ -1,0 +1,154 @@
+#include "websocket_session.hpp"
+
+#include "log.hpp"
+
+#include <boost/beast/core/bind_handler.hpp>
+#include <boost/beast/websocket.hpp>
+
+namespace parley::server {
+namespace {
+
+namespace websocket = beast::websocket;
+
+}  // namespace
+
+websocket_session::websocket_session(tcp::socket&& socket, shared_state& hub)
+    : hub_(hub),
+      ws_(std::move(socket)),
+      timer_(ws_.get_executor()),
+      logic_(hub, read_clocks()) {
+  // Broadcasts from other sessions land in the logic's queue at any time; write them out.
+  logic_.on_output([this] { pump(); });
+}
+
+websocket_session::~websocket_session() {
+  logic_.handle_transport_closed(read_clocks());
+  if (accepted_) log_line(log_level::info, "session " + logic_.id() + " closed");
+}
+
+void websocket_session::run(beast::http::request<beast::http::string_body> request) {
+  ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+  ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& response) {
+    response.set(beast::http::field::server, "parley-server");
+  }));
+  ws_.read_message_max(hub_.options().max_frame);
+  ws_.binary(true);
+  ws_.async_accept(request,
+                   beast::bind_front_handler(&websocket_session::on_accept, shared_from_this()));
+  arm_timer();  // the hello deadline runs from the upgrade
+}
+
+void websocket_session::on_accept(error_code ec) {
+  if (ec) {
+    fail(ec, "websocket accept");
+    return finish();
+  }
+  accepted_ = true;
+  log_line(log_level::info, "session " + logic_.id() + " opened");
+  do_read();
+  pump();
+}
+
+void websocket_session::do_read() {
+  ws_.async_read(buffer_,
+                 beast::bind_front_handler(&websocket_session::on_read, shared_from_this()));
+}
+
+void websocket_session::on_read(error_code ec, std::size_t) {
+  if (ec) {
+    if (ec == websocket::error::message_too_big) {
+      // Beast has already failed the connection with close code 1009.
+      hub_.stats().error("too_large");
+      log_line(log_level::info, "session " + logic_.id() + " closed 1009: frame over max_frame");
+    } else if (ec != websocket::error::closed) {
+      fail(ec, "websocket read");
+    }
+    return finish();
+  }
+  const auto data = buffer_.data();
+  logic_.handle_frame(std::string_view(static_cast<const char*>(data.data()), data.size()),
+                      read_clocks());
+  buffer_.consume(buffer_.size());
+  pump();
+  // Once closing, the close handshake reads the peer's answer itself.
+  if (!closing_ && !finished_) do_read();
+}
+
+void websocket_session::pump() {
+  if (!accepted_ || finished_) return;
+  if (!writing_) {
+    std::size_t messages = 0;
+    if (auto frame = logic_.poll_transmit(messages)) do_write(std::move(frame));
+  }
+  if (closing_) return;
+  // The close code arrives once every frame has been taken; Beast sends the close frame after
+  // the write in flight, so nothing queued before the close is lost.
+  if (const auto code = logic_.poll_close()) return do_close(*code);
+  arm_timer();
+}
+
+void websocket_session::do_write(shared_buffer frame) {
+  writing_ = std::move(frame);
+  ws_.async_write(net::buffer(*writing_),
+                  beast::bind_front_handler(&websocket_session::on_write, shared_from_this()));
+}
+
+void websocket_session::on_write(error_code ec, std::size_t) {
+  writing_.reset();
+  if (ec) {
+    fail(ec, "websocket write");
+    return finish();
+  }
+  pump();
+}
+
+void websocket_session::do_close(proto::close_code code) {
+  closing_ = true;
+  // From here on the timer bounds the close: a peer that stopped reading never lets the
+  // pending write (and so the close frame) through.
+  armed_ = proto::millis::max();
+  timer_.expires_after(close_timeout);
+  timer_.async_wait(beast::bind_front_handler(&websocket_session::on_timer, shared_from_this()));
+  ws_.async_close(websocket::close_reason(static_cast<std::uint16_t>(code)),
+                  beast::bind_front_handler(&websocket_session::on_close, shared_from_this()));
+}
+
+void websocket_session::on_close(error_code ec) {
+  if (ec) fail(ec, "websocket close");
+  finish();
+}
+
+void websocket_session::arm_timer() {
+  const auto deadline = logic_.poll_timeout();
+  if (deadline == armed_ || finished_) return;
+  armed_ = deadline;
+  if (deadline == proto::millis::max()) {
+    timer_.cancel();
+    return;
+  }
+  timer_.expires_at(std::chrono::steady_clock::time_point(deadline));
+  timer_.async_wait(beast::bind_front_handler(&websocket_session::on_timer, shared_from_this()));
+}
+
+void websocket_session::on_timer(error_code ec) {
+  if (ec == net::error::operation_aborted || finished_) return;
+  if (closing_) {
+    // A logic deadline that fired just before the close started is not the close timeout.
+    if (timer_.expiry() > std::chrono::steady_clock::now()) return;
+    log_line(log_level::info, "session " + logic_.id() + " close timed out; dropping socket");
+    return finish();
+  }
+  armed_ = proto::millis::max();
+  logic_.handle_timeout(read_clocks());
+  pump();
+}
+
+void websocket_session::finish() {
+  if (finished_) return;
+  finished_ = true;
+  timer_.cancel();
+  error_code ec;
+  beast::get_lowest_layer(ws_).socket().close(ec);
+}
+
+}  // namespace parley::server

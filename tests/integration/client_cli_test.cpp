@@ -1,0 +1,87 @@
+// The `parley` CLI in its scripted mode (stdin not a TTY) against the real server.
+#include "client_recorder.hpp"
+#include "server_process.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace parley::test {
+namespace {
+
+struct cli_run {
+  int status = -1;
+  std::string output;  // stdout and stderr together
+};
+
+// Runs PARLEY_CLI_BIN with `input` as its standard input (a file, so scripted mode) under
+// timeout(1), which bounds even a hung run.
+cli_run run_cli(const std::vector<std::string>& args, const std::string& input) {
+  char input_path[] = "/tmp/parley-cli-input-XXXXXX";
+  const int fd = ::mkstemp(input_path);
+  if (fd < 0) throw std::runtime_error("mkstemp failed");
+  ::close(fd);
+  std::ofstream(input_path) << input;
+
+  std::string command = "timeout 60 '" PARLEY_CLI_BIN "'";
+  for (const auto& arg : args) command += " '" + arg + "'";
+  command += " < '" + std::string(input_path) + "' 2>&1";
+  cli_run run;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) throw std::runtime_error("popen failed");
+  char chunk[4096];
+  for (std::size_t n; (n = std::fread(chunk, 1, sizeof chunk, pipe)) > 0;) {
+    run.output.append(chunk, n);
+  }
+  const int status = ::pclose(pipe);
+  ::unlink(input_path);
+  run.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return run;
+}
+
+TEST(ClientCli, ScriptedRunSendsEachLineAndLaterRunsShowThem) {
+  server_process server({"--dev"});
+  recorded_client bob(server.ws_url(), "bob");
+  bob.chat().start();
+  ASSERT_TRUE(bob.join("cli"));
+  const std::vector<std::string> carol = {"--url", server.ws_url(), "--user", "carol",
+                                          "--room", "cli"};
+
+  const auto first = run_cli(carol, "hello from the cli\n/rooms\nsecond line");
+  EXPECT_EQ(first.status, 0) << first.output;
+  EXPECT_NE(first.output.find("joined #cli"), std::string::npos) << first.output;
+  EXPECT_NE(first.output.find("(sending…) hello from the cli"), std::string::npos);
+  ASSERT_TRUE(bob.wait_until(delivered_at_least("cli", 2)));
+  EXPECT_EQ(texts_of(bob.log().in_room("cli")),
+            (std::vector<std::string>{"hello from the cli", "second line"}));
+
+  // With nothing to send, a run shows the recent history and exits.
+  const auto second = run_cli(carol, "");
+  EXPECT_EQ(second.status, 0) << second.output;
+  const auto first_line = second.output.find("carol: hello from the cli");
+  ASSERT_NE(first_line, std::string::npos) << second.output;
+  EXPECT_GT(second.output.find("carol: second line"), first_line);
+}
+
+TEST(ClientCli, ExplainsWhatIsMissing) {
+  server_process server;  // not in dev mode: no tokens for the asking
+  const auto no_token = run_cli({"--url", server.ws_url(), "--user", "carol"}, "");
+  EXPECT_EQ(no_token.status, 1);
+  EXPECT_NE(no_token.output.find("not in development mode"), std::string::npos)
+      << no_token.output;
+
+  const auto bad_url = run_cli({"--url", "http://127.0.0.1:1/", "--user", "carol"}, "");
+  EXPECT_EQ(bad_url.status, 2);
+  EXPECT_NE(bad_url.output.find("not a ws:// or wss:// URL"), std::string::npos)
+      << bad_url.output;
+
+  const auto no_arguments = run_cli({}, "");
+  EXPECT_EQ(no_arguments.status, 2);
+  EXPECT_NE(no_arguments.output.find("usage: parley"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace parley::test

@@ -1,0 +1,44 @@
+// Helpers shared by the server suite: sign in, join, post, read metrics, wait for a condition.
+#pragma once
+
+#include "server_process.hpp"
+#include "server_wire_client.hpp"
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace parley::test {
+
+/// A connection to `server` that has completed hello as user@tenant.
+std::unique_ptr<wire_client> signed_in(const server_process& server, const std::string& user,
+                                       const std::string& tenant = "default");
+
+/// Sends join (with an optional resume point) and returns the joined answer.
+proto::joined join_room(wire_client& client, const std::string& room,
+                        std::optional<proto::resume_point> resume = std::nullopt,
+                        std::uint32_t id = 1);
+
+/// Sends a message and returns its ack. Unless the ack is a duplicate, the sender's own event
+/// must follow it directly (same seq); it is consumed here.
+proto::ack post(wire_client& client, const std::string& room, const std::string& cid,
+                const std::string& text);
+
+/// The next message, which must be an event.
+proto::room_event next_event(wire_client& client);
+
+/// Proves nothing else is queued for `client`: a ping must come back as the very next message.
+void expect_nothing_pending(wire_client& client);
+
+/// The value of one Prometheus series (e.g. `parley_errors_total{code="slow_consumer"}`), or
+/// nullopt if the server does not list it.
+std::optional<double> metric(const server_process& server, std::string_view series);
+
+/// Polls `condition` until it holds or `timeout` passes; returns whether it held.
+bool wait_until(const std::function<bool()>& condition,
+                std::chrono::milliseconds timeout = reply_wait);
+
+}  // namespace parley::test

@@ -1,0 +1,88 @@
+// A minimal WebSocket client speaking the raw protocol (proto::encode / decode_frame), so the
+// server suite tests the wire itself and not the SDK. It reads on a background thread into an
+// inbox; tests wait for messages with deadlines. Also a one-shot HTTP request helper.
+#pragma once
+
+#include "parley/protocol/codec.hpp"
+#include "parley/protocol/messages.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace parley::test {
+
+/// How long a test waits for an answer that should come at once.
+inline constexpr std::chrono::milliseconds reply_wait{5000};
+
+/// How a WebSocket ended, as seen by the client.
+struct close_info {
+  std::uint16_t code = 0;  // close code from the server's close frame; 0 if none arrived
+  std::string error;       // the read error that ended the connection
+};
+
+/// Connection options.
+struct wire_options {
+  int receive_buffer = 0;   // SO_RCVBUF before connecting; 0 = system default
+  bool read = true;         // false: do not read at all (a stalled consumer) until resume_reading
+  bool keep_pings = false;  // deliver server pings to next() instead of dropping them
+};
+
+/// One raw protocol connection to ws://127.0.0.1:<port>/ws.
+class wire_client {
+ public:
+  /// Connects and completes the WebSocket handshake (bounded by reply_wait); throws on failure.
+  explicit wire_client(std::uint16_t port, wire_options options = {});
+  ~wire_client();
+  wire_client(const wire_client&) = delete;
+  wire_client& operator=(const wire_client&) = delete;
+
+  /// Sends one message as its own binary frame.
+  void send(const proto::message& message);
+  /// Sends several messages batched in one frame.
+  void send_batch(const std::vector<proto::message>& messages);
+  /// Sends `bytes` as one binary frame, whatever they are.
+  void send_raw(std::string bytes);
+  /// Sends hello with `token` and returns the welcome; throws if anything else arrives.
+  proto::welcome hello(const std::string& token);
+
+  /// The next received message, or nullopt after `timeout` (or once closed and drained).
+  std::optional<proto::message> next(std::chrono::milliseconds timeout = reply_wait);
+  /// The next message, which must be a T; throws (naming what came instead) otherwise.
+  template <class T>
+  T expect(std::chrono::milliseconds timeout = reply_wait) {
+    auto message = next(timeout);
+    if (message) {
+      if (auto* wanted = std::get_if<T>(&*message)) return std::move(*wanted);
+    }
+    throw std::runtime_error(describe_unexpected(message, proto::type_of(proto::message{T{}})));
+  }
+  /// Waits until the connection has ended; nullopt if it is still open after `timeout`.
+  std::optional<close_info> wait_closed(std::chrono::milliseconds timeout = reply_wait);
+  /// Starts reading (for a client created with read = false).
+  void resume_reading();
+
+ private:
+  static std::string describe_unexpected(const std::optional<proto::message>& got,
+                                         std::uint32_t wanted);
+  struct state;
+  std::unique_ptr<state> state_;
+};
+
+/// An HTTP answer.
+struct http_result {
+  unsigned status = 0;
+  std::string content_type;
+  std::string body;
+};
+
+/// One HTTP/1.1 request to 127.0.0.1:<port> (bounded by reply_wait); `bearer` adds an
+/// Authorization header when non-empty.
+http_result http_request(std::uint16_t port, const std::string& method, const std::string& target,
+                         const std::string& bearer = {});
+
+}  // namespace parley::test
