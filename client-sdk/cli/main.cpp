@@ -1,6 +1,6 @@
 // parley: a terminal chat on the native SDK.
 //
-//   parley --url ws://127.0.0.1:8080/ws --user alice [--tenant default] [--room general]
+//   parley [--url ws://127.0.0.1:8080/ws] --user alice [--tenant default] [--room general]
 //          [--token JWT] [--ca-file PEM] [--dangerously-skip-tls-verify]
 //
 // On a TTY keystrokes are read one by one (typing notifications follow them); otherwise each
@@ -22,7 +22,7 @@ namespace {
 using namespace parley;
 
 constexpr const char* usage =
-    "usage: parley --url ws://HOST:PORT/ws --user NAME [--tenant default] [--room general]\n"
+    "usage: parley --user NAME [--url ws://127.0.0.1:8080/ws] [--tenant default] [--room general]\n"
     "              [--token JWT] [--ca-file PEM] [--dangerously-skip-tls-verify]\n"
     "Without --token a development token is requested from a server started with --dev.\n";
 
@@ -33,7 +33,8 @@ constexpr const char* help =
 constexpr std::chrono::seconds drain_timeout{30};
 
 struct arguments {
-  std::string url;
+  // The README's run command starts the server here.
+  std::string url = "ws://127.0.0.1:8080/ws";
   std::string user;
   std::string tenant = "default";
   std::string room = "general";

@@ -32,7 +32,8 @@ struct server_options {
   std::string port_file;
   // Directory of the SQLite database; relative to the working directory like most CLIs.
   std::string data = "./data";
-  // HS256 key for JWTs. Empty is refused unless --dev, which then generates a random one.
+  // HS256 key for JWTs. Empty is refused unless --dev, which then keeps a generated one in
+  // <data>/dev-jwt-secret so that tokens survive a restart.
   std::string jwt_secret;
   // Off: the dev token endpoint mints tokens for anyone and must never be on by accident.
   bool dev = false;

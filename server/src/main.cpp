@@ -8,6 +8,8 @@
 #include <array>
 #include <cstdio>
 #include <exception>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -26,6 +28,25 @@ std::string random_secret() {
     hex += digits[b & 15];
   }
   return hex;
+}
+
+/// The dev-mode HS256 key, kept in the data folder beside the store: clients hold tokens across
+/// a server restart (the README's kill -9 walk-through), so the key must outlive the process
+/// just as the history does. Created on first use, readable by the owner only.
+std::string dev_secret(const std::filesystem::path& data_dir) {
+  namespace fs = std::filesystem;
+  const fs::path file = data_dir / "dev-jwt-secret";
+  if (std::ifstream in{file}; in) {
+    std::string secret;
+    if (std::getline(in, secret) && secret.size() >= 32) return secret;
+  }
+  fs::create_directories(data_dir);
+  const std::string secret = random_secret();
+  std::ofstream out{file, std::ios::trunc};
+  out << secret << '\n';
+  if (!out.flush()) throw std::runtime_error("cannot write " + file.string());
+  fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace);
+  return secret;
 }
 
 }  // namespace
@@ -47,10 +68,10 @@ int main(int argc, char** argv) {
         log_line(log_level::error, "no JWT secret: set --jwt-secret / PARLEY_JWT_SECRET (or --dev)");
         return 2;
       }
-      options.jwt_secret = random_secret();
+      options.jwt_secret = dev_secret(options.data);
       log_line(log_level::warn,
-               "DEV MODE: no --jwt-secret given; generated a random one for this run only "
-               "(tokens stop working after a restart)");
+               "DEV MODE: no --jwt-secret given; using the development key in " + options.data +
+                   "/dev-jwt-secret");
     }
     server_runtime runtime(std::move(options));
     return runtime.run();

@@ -72,7 +72,9 @@ void session_logic::handle_frame(std::string_view frame, instant now) {
   const auto decoded = proto::decode_frame(frame, limits);
   hub_.stats().frame_in(frame.size(), decoded.messages.size());
   if (!decoded) {
-    // A frame is accepted or rejected whole; the connection stays usable (semantics 11).
+    // A frame is accepted or rejected whole; the connection stays usable (semantics 11). A bad
+    // frame costs a token like a message, so garbage cannot buy unlimited error answers.
+    if (!admit({}, now)) return;
     reply_error({}, proto::error_for(decoded.error->code),
                 "frame rejected at message " + std::to_string(decoded.error->index) + ": " +
                     decoded.error->detail);
@@ -145,6 +147,14 @@ proto::millis session_logic::poll_timeout() const {
 
 // ---- dispatch ---------------------------------------------------------------------------------
 
+bool session_logic::admit(const request_context& context, instant now) {
+  proto::millis retry{0};
+  if (bucket_.take(now.mono, retry)) return true;
+  reply_error(context, proto::error_code::rate_limited, "rate limit exceeded",
+              static_cast<std::uint32_t>(std::max<std::int64_t>(retry.count(), 1)));
+  return false;
+}
+
 template <class Message>
 void session_logic::on(const Message& m, instant) {
   proto::error e;
@@ -174,14 +184,7 @@ void session_logic::dispatch(const proto::message& message, instant now) {
     close(proto::close_code::auth_failed, "message before hello");
     return;
   }
-  if (!std::holds_alternative<proto::pong>(message)) {
-    proto::millis retry{0};
-    if (!bucket_.take(now.mono, retry)) {
-      reply_error(context, proto::error_code::rate_limited, "rate limit exceeded",
-                  static_cast<std::uint32_t>(std::max<std::int64_t>(retry.count(), 1)));
-      return;
-    }
-  }
+  if (!std::holds_alternative<proto::pong>(message) && !admit(context, now)) return;
   if (log_enabled(log_level::debug)) {
     log_line(log_level::debug, "session " + id_ + " <- " +
                                    std::string(proto::type_name(proto::type_of(message))));
@@ -288,6 +291,7 @@ void session_logic::on(const proto::join& m, instant) {
   const room_key k = key(m.room);
   store& db = hub_.db();
   auto room = db.find_room(k);
+  bool newcomer = false;
   if (!room) {
     room = db.create_room(k, false, hub_.new_epoch(), user_.user);
   } else if (!may_read(db, k, *room, user_.user)) {
@@ -295,8 +299,12 @@ void session_logic::on(const proto::join& m, instant) {
     return;
   } else if (!db.is_member(k, user_.user)) {
     db.add_member(k, user_.user);
+    newcomer = true;
   }
   enter_room(m, k, *room);
+  // Presence goes to rooms a user is a member of; the room's present sessions learned the
+  // members' presence before this user was one, so introduce the newcomer to them.
+  if (newcomer) hub_.broadcast(k, proto::presence{hub_.presence_of(user_, 0)}, this, true);
 }
 
 void session_logic::enter_room(const proto::join& m, const room_key& k, const room_record& room) {

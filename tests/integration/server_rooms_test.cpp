@@ -275,6 +275,10 @@ TEST(ServerRooms, PresenceGoesOnlineAndOfflineAfterGrace) {
     for (const auto& member : joined.members) {
       EXPECT_EQ(member.status, proto::presence_status::online) << member.user;
     }
+    // bob became a member just now: alice, already in the room, is introduced to him.
+    const auto introduced = alice->expect<proto::presence>().entry;
+    EXPECT_EQ(introduced.user, "bob");
+    EXPECT_EQ(introduced.status, proto::presence_status::online);
     bob->send(proto::set_presence{proto::presence_status::away});
     const auto away = alice->expect<proto::presence>().entry;
     EXPECT_EQ(away.user, "bob");

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <type_traits>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -53,9 +54,14 @@ class wire_client {
   /// The next received message, or nullopt after `timeout` (or once closed and drained).
   std::optional<proto::message> next(std::chrono::milliseconds timeout = reply_wait);
   /// The next message, which must be a T; throws (naming what came instead) otherwise.
+  /// Presence is ephemeral and may arrive between any two messages (a member coming online,
+  /// a newcomer introduced), so it is passed over unless T is presence itself.
   template <class T>
   T expect(std::chrono::milliseconds timeout = reply_wait) {
     auto message = next(timeout);
+    if constexpr (!std::is_same_v<T, proto::presence>) {
+      while (message && std::holds_alternative<proto::presence>(*message)) message = next(timeout);
+    }
     if (message) {
       if (auto* wanted = std::get_if<T>(&*message)) return std::move(*wanted);
     }
