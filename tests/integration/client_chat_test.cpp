@@ -13,10 +13,7 @@ namespace parley::test {
 namespace {
 
 using namespace std::chrono_literals;
-using client::typing_changed;
 
-// Lets bursts of test messages through the server's per-connection rate limit.
-const std::vector<std::string> generous_rate = {"--rate-per-sec", "5000", "--rate-burst", "5000"};
 
 std::vector<std::string> texts_from(const std::vector<proto::room_event>& events,
                                     const std::string& user) {
@@ -25,16 +22,6 @@ std::vector<std::string> texts_from(const std::vector<proto::room_event>& events
     if (e.from == user) texts.push_back(e.text);
   }
   return texts;
-}
-
-std::function<bool(const client_log&)> saw_typing(const std::string& user, bool typing,
-                                                  std::size_t times = 1) {
-  return [=](const client_log& l) {
-    return static_cast<std::size_t>(std::count_if(l.typing.begin(), l.typing.end(),
-                                                  [&](const typing_changed& t) {
-                                                    return t.user == user && t.typing == typing;
-                                                  })) >= times;
-  };
 }
 
 // The latest presence reported for `user` is `status`.
@@ -48,13 +35,11 @@ std::function<bool(const client_log&)> presence_is(const std::string& user,
 }
 
 TEST(ClientChat, TwoUsersSeeEveryMessageOnceInTheSameOrder) {
-  server_process server(generous_rate);
+  server_process server(generous_rate_limit);
   recorded_client alice(server.ws_url(), "alice");
   recorded_client bob(server.ws_url(), "bob");
-  for (auto* user : {&alice, &bob}) {
-    user->chat().start();
-    ASSERT_TRUE(user->join("general"));
-  }
+  ASSERT_TRUE(alice.start_in("general"));
+  ASSERT_TRUE(bob.start_in("general"));
 
   constexpr int per_user = 60;
   std::thread alice_types([&] {
@@ -82,16 +67,14 @@ TEST(ClientChat, TypingReachesOthersAndExpires) {
   server_process server({"--typing-expiry-ms", "400"});
   recorded_client alice(server.ws_url(), "alice");
   recorded_client bob(server.ws_url(), "bob");
-  for (auto* user : {&alice, &bob}) {
-    user->chat().start();
-    ASSERT_TRUE(user->join("general"));
-  }
+  ASSERT_TRUE(alice.start_in("general"));
+  ASSERT_TRUE(bob.start_in("general"));
 
   const auto typed_at = std::chrono::steady_clock::now();
   bob.chat().set_typing("general", true);
-  ASSERT_TRUE(alice.wait_until(saw_typing("bob", true)));
+  ASSERT_TRUE(alice.wait_until(typing_seen("bob", true)));
   // Bob never refreshes it, so it expires at Alice's end.
-  ASSERT_TRUE(alice.wait_until(saw_typing("bob", false)));
+  ASSERT_TRUE(alice.wait_until(typing_seen("bob", false)));
   // Whole milliseconds on both clocks: allow one of rounding.
   EXPECT_GE(std::chrono::steady_clock::now() - typed_at, expiry - 1ms);
   EXPECT_TRUE(bob.log().typing.empty()) << "the typist is not told about himself";
@@ -103,20 +86,18 @@ TEST(ClientChat, TypingEndsWhenTheTypistStopsOrSends) {
   server_process server({"--typing-expiry-ms", "600000", "--typing-throttle-ms", "50"});
   recorded_client alice(server.ws_url(), "alice");
   recorded_client bob(server.ws_url(), "bob");
-  for (auto* user : {&alice, &bob}) {
-    user->chat().start();
-    ASSERT_TRUE(user->join("general"));
-  }
+  ASSERT_TRUE(alice.start_in("general"));
+  ASSERT_TRUE(bob.start_in("general"));
 
   bob.chat().set_typing("general", true);
-  ASSERT_TRUE(alice.wait_until(saw_typing("bob", true)));
+  ASSERT_TRUE(alice.wait_until(typing_seen("bob", true)));
   bob.chat().set_typing("general", false);  // input cleared
-  ASSERT_TRUE(alice.wait_until(saw_typing("bob", false)));
+  ASSERT_TRUE(alice.wait_until(typing_seen("bob", false)));
 
   bob.chat().set_typing("general", true);
-  ASSERT_TRUE(alice.wait_until(saw_typing("bob", true, 2)));
+  ASSERT_TRUE(alice.wait_until(typing_seen("bob", true, 2)));
   bob.chat().send("general", "done typing");  // sending ends typing without an explicit off
-  ASSERT_TRUE(alice.wait_until(saw_typing("bob", false, 2)));
+  ASSERT_TRUE(alice.wait_until(typing_seen("bob", false, 2)));
   EXPECT_EQ(texts_of(alice.log().in_room("general")), std::vector<std::string>{"done typing"});
 }
 
@@ -126,10 +107,8 @@ TEST(ClientChat, PresenceGoesOfflineOnlyAfterTheGrace) {
   tcp_proxy bobs_network(server.port());
   recorded_client alice(server.ws_url(), "alice");
   auto bob = std::make_unique<recorded_client>(bobs_network.ws_url(), "bob");
-  bob->chat().start();
-  ASSERT_TRUE(bob->join("lobby"));  // Bob is a member of the lobby from now on
-  alice.chat().start();
-  ASSERT_TRUE(alice.join("lobby"));
+  ASSERT_TRUE(bob->start_in("lobby"));  // Bob is a member of the lobby from now on
+  ASSERT_TRUE(alice.start_in("lobby"));
   const auto members = alice.log().joins.back().members;
   ASSERT_TRUE(std::any_of(members.begin(), members.end(), [](const auto& m) {
     return m.user == "bob" && m.status == proto::presence_status::online;

@@ -1,4 +1,4 @@
-// The `parley` CLI in its scripted mode (stdin not a TTY) against the real server.
+// The `parley` CLI against the real server: scripted (stdin a file) and on a terminal.
 #include "client_recorder.hpp"
 #include "server_process.hpp"
 
@@ -17,8 +17,14 @@ struct cli_run {
   std::string output;  // stdout and stderr together
 };
 
-// Runs PARLEY_CLI_BIN with `input` as its standard input (a file, so scripted mode) under
-// timeout(1), which bounds even a hung run.
+// A shell command running PARLEY_CLI_BIN under timeout(1), which bounds even a hung run.
+std::string cli_command(const std::vector<std::string>& args) {
+  std::string command = "timeout 60 '" PARLEY_CLI_BIN "'";
+  for (const auto& arg : args) command += " '" + arg + "'";
+  return command;
+}
+
+// Runs the CLI with `input` as its standard input (a file, so scripted mode).
 cli_run run_cli(const std::vector<std::string>& args, const std::string& input) {
   char input_path[] = "/tmp/parley-cli-input-XXXXXX";
   const int fd = ::mkstemp(input_path);
@@ -26,9 +32,7 @@ cli_run run_cli(const std::vector<std::string>& args, const std::string& input) 
   ::close(fd);
   std::ofstream(input_path) << input;
 
-  std::string command = "timeout 60 '" PARLEY_CLI_BIN "'";
-  for (const auto& arg : args) command += " '" + arg + "'";
-  command += " < '" + std::string(input_path) + "' 2>&1";
+  const std::string command = cli_command(args) + " < '" + input_path + "' 2>&1";
   cli_run run;
   FILE* pipe = ::popen(command.c_str(), "r");
   if (pipe == nullptr) throw std::runtime_error("popen failed");
@@ -45,8 +49,7 @@ cli_run run_cli(const std::vector<std::string>& args, const std::string& input) 
 TEST(ClientCli, ScriptedRunSendsEachLineAndLaterRunsShowThem) {
   server_process server({"--dev"});
   recorded_client bob(server.ws_url(), "bob");
-  bob.chat().start();
-  ASSERT_TRUE(bob.join("cli"));
+  ASSERT_TRUE(bob.start_in("cli"));
   const std::vector<std::string> carol = {"--url", server.ws_url(), "--user", "carol",
                                           "--room", "cli"};
 
@@ -81,6 +84,38 @@ TEST(ClientCli, ExplainsWhatIsMissing) {
   const auto no_arguments = run_cli({}, "");
   EXPECT_EQ(no_arguments.status, 2);
   EXPECT_NE(no_arguments.output.find("usage: parley"), std::string::npos);
+}
+
+TEST(ClientCli, KeystrokesOnATerminalShowAsTyping) {
+  // No expiry during the test: a "stopped typing" can only come from the message.
+  server_process server({"--dev", "--typing-expiry-ms", "600000"});
+  recorded_client bob(server.ws_url(), "bob");
+  ASSERT_TRUE(bob.start_in("general"));
+
+  // script(1) gives the CLI a pseudo-terminal; what the test writes arrives as keystrokes.
+  const std::string command =
+      "script -qfec \"" + cli_command({"--url", server.ws_url(), "--user", "dana"}) +
+      "\" /dev/null > /dev/null 2>&1";
+  FILE* keyboard = ::popen(command.c_str(), "w");
+  ASSERT_NE(keyboard, nullptr);
+  const auto type = [keyboard](std::string_view keys) {
+    std::fwrite(keys.data(), 1, keys.size(), keyboard);
+    std::fflush(keyboard);
+  };
+
+  type("hi\n");
+  ASSERT_TRUE(bob.wait_until(delivered_at_least("general", 1)));  // Dana is in the room now
+  type("still typx\x7f");
+  ASSERT_TRUE(bob.wait_until(typing_seen("dana", true)));
+  type("ing\n");
+  ASSERT_TRUE(bob.wait_until(delivered_at_least("general", 2)));
+  ASSERT_TRUE(bob.wait_until(typing_seen("dana", false)));
+  EXPECT_EQ(texts_of(bob.log().in_room("general")),
+            (std::vector<std::string>{"hi", "still typing"}));
+
+  type("/quit\n");
+  const int status = ::pclose(keyboard);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 }
 
 }  // namespace

@@ -85,6 +85,11 @@ bool recorded_client::join(const std::string& room) {
   return wait_until([&](const client_log& l) { return l.joins_of(room) > before; });
 }
 
+bool recorded_client::start_in(const std::string& room) {
+  chat_.start();
+  return join(room);
+}
+
 std::vector<proto::room_event> recorded_client::read_room(const std::string& room) {
   // Pages go backwards from the newest; a room of a test has far fewer than 100 pages.
   constexpr int max_pages = 100;
@@ -114,6 +119,15 @@ std::function<bool(const client_log&)> acked_at_least(std::size_t n) {
 
 std::function<bool(const client_log&)> delivered_at_least(std::string room, std::size_t n) {
   return [room = std::move(room), n](const client_log& l) { return l.in_room(room).size() >= n; };
+}
+
+std::function<bool(const client_log&)> typing_seen(std::string user, bool typing,
+                                                   std::size_t times) {
+  return [user = std::move(user), typing, times](const client_log& l) {
+    return static_cast<std::size_t>(std::count_if(
+               l.typing.begin(), l.typing.end(),
+               [&](const auto& t) { return t.user == user && t.typing == typing; })) >= times;
+  };
 }
 
 std::vector<std::string> numbered_texts(const std::string& prefix, int count) {

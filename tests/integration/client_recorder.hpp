@@ -19,6 +19,10 @@ namespace parley::test {
 /// Long enough for a loaded 2-core machine, short enough to fail a broken test quickly.
 inline constexpr std::chrono::seconds default_wait{20};
 
+/// Server arguments that let bursts of test messages through the per-connection rate limit.
+inline const std::vector<std::string> generous_rate_limit = {"--rate-per-sec", "5000",
+                                                             "--rate-burst", "5000"};
+
 /// Everything a client's callbacks reported, in arrival order.
 struct client_log {
   std::vector<proto::room_event> messages;
@@ -63,6 +67,8 @@ class recorded_client {
   client_log log() const;
   /// Join `room` and wait for the answer (the client must be started); true once joined.
   bool join(const std::string& room);
+  /// start(), then join(room).
+  bool start_in(const std::string& room);
   /// Every event stored in `room`, ascending, read with paged history requests.
   std::vector<proto::room_event> read_room(const std::string& room);
 
@@ -80,6 +86,9 @@ class recorded_client {
 std::function<bool(const client_log&)> acked_at_least(std::size_t n);
 /// Condition: at least `n` messages of `room` were delivered.
 std::function<bool(const client_log&)> delivered_at_least(std::string room, std::size_t n);
+/// Condition: `user` was reported typing (or stopping, with typing false) `times` times.
+std::function<bool(const client_log&)> typing_seen(std::string user, bool typing,
+                                                   std::size_t times = 1);
 
 /// Texts "<prefix> 0" ... "<prefix> count-1": what a test sends, in order.
 std::vector<std::string> numbered_texts(const std::string& prefix, int count);

@@ -15,7 +15,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-const std::vector<std::string> generous_rate = {"--rate-per-sec", "5000", "--rate-burst", "5000"};
 
 // Sends numbered_texts(prefix, count) from its own thread, one every `pace` like a fast typist,
 // so that failures strike while messages are in flight rather than after a burst is done.
@@ -69,14 +68,12 @@ void expect_exactly_once_in_order(recorded_client& reader, const std::vector<std
 }
 
 TEST(ClientResilience, ConnectionCutsMidStreamLoseAndDuplicateNothing) {
-  server_process server(generous_rate);
+  server_process server(generous_rate_limit);
   tcp_proxy alices_network(server.port());
   recorded_client alice(alices_network.ws_url(), "alice");
   recorded_client bob(server.ws_url(), "bob");
-  for (auto* user : {&alice, &bob}) {
-    user->chat().start();
-    ASSERT_TRUE(user->join("general"));
-  }
+  ASSERT_TRUE(alice.start_in("general"));
+  ASSERT_TRUE(bob.start_in("general"));
 
   constexpr int count = 300;
   message_stream stream(alice.chat(), "general", "cut", count, 2ms);
@@ -98,13 +95,11 @@ TEST(ClientResilience, ConnectionCutsMidStreamLoseAndDuplicateNothing) {
 }
 
 TEST(ClientResilience, ServerKilledAndRestartedLosesNothing) {
-  server_process server(generous_rate);
+  server_process server(generous_rate_limit);
   recorded_client alice(server.ws_url(), "alice");
   recorded_client bob(server.ws_url(), "bob");
-  for (auto* user : {&alice, &bob}) {
-    user->chat().start();
-    ASSERT_TRUE(user->join("general"));
-  }
+  ASSERT_TRUE(alice.start_in("general"));
+  ASSERT_TRUE(bob.start_in("general"));
 
   constexpr int count = 200;
   message_stream stream(alice.chat(), "general", "restart", count, 4ms);
@@ -129,8 +124,7 @@ TEST(ClientResilience, ServerKilledAndRestartedLosesNothing) {
 TEST(ClientResilience, ExportedOutboxIsDeliveredOnceByAnotherClient) {
   server_process server;
   recorded_client bob(server.ws_url(), "bob");
-  bob.chat().start();
-  ASSERT_TRUE(bob.join("general"));
+  ASSERT_TRUE(bob.start_in("general"));
 
   constexpr int count = 5;
   std::string saved;

@@ -71,8 +71,7 @@ TEST_F(ClientTls, ConnectsWhenTheCertificateChainsToTheGivenCa) {
   auto trusting = options("localhost");
   trusting.tls.ca_file = certificate_.chain();
   recorded_client alice(trusting);
-  alice.chat().start();
-  ASSERT_TRUE(alice.join("secure"));
+  ASSERT_TRUE(alice.start_in("secure"));
   alice.chat().send("secure", "over tls");
   ASSERT_TRUE(alice.wait_until(acked_at_least(1)));
 }
