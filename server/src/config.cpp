@@ -1,3 +1,13 @@
+// Debian's cereal reads JSON with the system rapidjson headers and redefines RAPIDJSON_ASSERT
+// to throw. Other files (jwt.cpp, http_routes.cpp, tests) use the same headers with the plain
+// assert, so the same inline templates would exist twice with different bodies (an ODR
+// violation: which one the linker keeps decides whether a bad config aborts or throws). Giving
+// cereal's instantiations a namespace of their own keeps the two apart. Must precede every
+// include that might pull rapidjson in.
+#define RAPIDJSON_NAMESPACE parley_cereal_rapidjson
+#define RAPIDJSON_NAMESPACE_BEGIN namespace parley_cereal_rapidjson {
+#define RAPIDJSON_NAMESPACE_END }
+
 #include "config.hpp"
 
 #include "log.hpp"
@@ -154,7 +164,7 @@ void apply_file(server_options& options, const std::string& path) {
       set_from_json(options, *spec, archive, where);
     }
   } catch (const cereal::Exception& e) {
-    throw config_error("config file " + path + ": " + e.what());
+    throw config_error("config file " + path + ": not a JSON object (" + e.what() + ")");
   }
 }
 

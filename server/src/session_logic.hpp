@@ -90,6 +90,8 @@ class session_logic {
   };
 
   void dispatch(const proto::message& message, instant now);
+  /// Takes a rate-limit token; without one, answers rate_limited and returns false.
+  bool admit(const request_context& context, instant now);
   void on(const proto::hello& m, instant now);
   void on(const proto::join& m, instant now);
   void on(const proto::leave& m, instant now);

@@ -111,10 +111,6 @@ void shared_state::handle_timeout(instant now) {
 
 void shared_state::close_all(proto::close_code code, instant now, std::function<void()> drained) {
   closing_ = true;
-  // Users still online were last seen now; a restart should not show them as never seen.
-  for (session_logic* session : sessions_) {
-    if (session->authenticated()) db_.set_last_seen(session->user(), now.wall_ms);
-  }
   if (sessions_.empty()) {
     drained();
     return;
@@ -122,6 +118,10 @@ void shared_state::close_all(proto::close_code code, instant now, std::function<
   drained_ = std::move(drained);
   // shutdown() only marks and wakes; sessions detach later, from their own handlers.
   for (session_logic* session : sessions_) session->shutdown(code);
+  // Users still online were last seen now; a restart should not show them as never seen.
+  for (session_logic* session : sessions_) {
+    if (session->authenticated()) db_.set_last_seen(session->user(), now.wall_ms);
+  }
 }
 
 void shared_state::announce(const user_key& user, const proto::presence_entry& entry) {

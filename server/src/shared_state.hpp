@@ -8,7 +8,6 @@
 #include "instant.hpp"
 #include "keys.hpp"
 #include "metrics.hpp"
-#include "outbound_queue.hpp"
 #include "presence_board.hpp"
 #include "room_index.hpp"
 #include "store.hpp"
