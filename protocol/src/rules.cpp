@@ -2,6 +2,8 @@
 // the server, the native client and the browser client behave identically for the same inputs.
 #include "parley/protocol/rules.hpp"
 
+#include "parley/protocol/codec.hpp"
+
 #include <algorithm>
 #include <cmath>
 
@@ -98,6 +100,10 @@ bool valid_room_id(std::string_view room) {
 bool valid_client_id(std::string_view cid) {
   if (cid.empty() || cid.size() > 64) return false;
   return std::all_of(cid.begin(), cid.end(), [](char c) { return c >= 0x20 && c <= 0x7E; });
+}
+
+bool valid_user_id(std::string_view user) {
+  return !user.empty() && user.size() <= 64 && valid_utf8(user);
 }
 
 // The bucket counts milli-tokens: a refill of `rate_per_sec` tokens per second is then exactly

@@ -47,6 +47,9 @@ std::optional<std::string> base64url_decode(std::string_view text) {
   if (n < 0) return std::nullopt;
   // EVP_DecodeBlock counts the padding as zero bytes.
   out.resize(static_cast<std::size_t>(n) - padding);
+  // Only the canonical spelling: the last character's unused bits would otherwise let one
+  // token be written four ways (found by fuzz_jwt), which breaks anything keyed on the token.
+  if (base64url_encode(out) != text) return std::nullopt;
   return out;
 }
 

@@ -18,8 +18,6 @@ constexpr std::uint64_t max_replay_events = 1000;
 constexpr std::size_t max_listed_members = 1000;
 /// room_list holds at most this many rooms.
 constexpr std::size_t max_listed_rooms = 1000;
-/// User ids in add_member: the same bound as room and client ids.
-constexpr std::size_t max_user_id = 64;
 
 /// Sets a flag for the duration of one input so that deliveries to the session itself do not
 /// wake the driver, which pumps after every input anyway.
@@ -379,7 +377,7 @@ void session_logic::on(const proto::create_room& m, instant) {
 
 void session_logic::on(const proto::add_member& m, instant) {
   const request_context context{m.id, m.room, {}};
-  if (!proto::valid_room_id(m.room) || m.user.empty() || m.user.size() > max_user_id) {
+  if (!proto::valid_room_id(m.room) || !proto::valid_user_id(m.user)) {
     reply_error(context, proto::error_code::invalid_argument, "invalid room or user id");
     return;
   }

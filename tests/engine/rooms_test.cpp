@@ -295,5 +295,20 @@ TEST(Rooms, ListCreateAndAddMemberAreAnswered) {
   EXPECT_EQ(done[1].request, add);
 }
 
+// Found by fuzz_engine: an add_member whose user is not UTF-8 made the server refuse every
+// frame it was batched in, after every reconnect, so rooms never rejoined.
+TEST(Rooms, AddMemberWithABadUserIdFailsAtOnceAndPoisonsNothing) {
+  bench b;
+  join_lobby(b);
+  const auto add = b.engine.add_member("lobby", "b\xffob", b.now);
+  b.engine.send_message("lobby", "still delivered", b.now);
+  b.drive();
+  const auto failures = b.events_of<client::request_failed>();
+  ASSERT_EQ(failures.size(), 1u);
+  EXPECT_EQ(failures[0].request, add);
+  EXPECT_EQ(failures[0].code, proto::error_code::invalid_argument);
+  EXPECT_EQ(b.events_of<client::message_acked>().size(), 1u);
+}
+
 }  // namespace
 }  // namespace parley::test

@@ -1,5 +1,6 @@
 // The server's protocol logic in-process, with no sockets and no clocks: two session_logic
 // objects over an in-memory store, driven with explicit times. This is the seam fuzzers use.
+#include "jwt.hpp"
 #include "room_index.hpp"
 #include "server_process.hpp"
 #include "session_logic.hpp"
@@ -134,6 +135,22 @@ TEST(ServerRoomIndex, MembersAreAddedOnceAndEmptyRoomsDropped) {
   EXPECT_EQ(index.room_count(), 1u);
   EXPECT_TRUE(index.remove(lobby, &b));
   EXPECT_EQ(index.room_count(), 0u);
+}
+
+// Found by fuzz_jwt: the signature's last base64url character has unused bits, so three other
+// spellings of a valid token decoded to the same signature and verified too.
+TEST(ServerJwt, OnlyTheExactSignedTokenVerifies) {
+  const std::string secret = "s3cret";
+  const std::string token = server::jwt_sign_hs256({"alice", "acme", 2'000'000'000, 0, 0}, secret);
+  ASSERT_TRUE(server::jwt_verify_hs256(token, secret, 1'700'000'000).claims);
+  const std::string alphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  for (char c : alphabet) {
+    if (c == token.back()) continue;
+    std::string respelled = token;
+    respelled.back() = c;
+    EXPECT_FALSE(server::jwt_verify_hs256(respelled, secret, 1'700'000'000).claims) << respelled;
+  }
 }
 
 }  // namespace

@@ -207,5 +207,14 @@ TEST(Ids, RoomAndClientIds) {
   }
 }
 
+TEST(Rules, UserIdsAreShortUtf8) {
+  EXPECT_TRUE(proto::valid_user_id("bob"));
+  EXPECT_TRUE(proto::valid_user_id("caf\xc3\xa9 au lait"));
+  EXPECT_TRUE(proto::valid_user_id(std::string(64, 'u')));
+  EXPECT_FALSE(proto::valid_user_id(""));
+  EXPECT_FALSE(proto::valid_user_id(std::string(65, 'u')));
+  EXPECT_FALSE(proto::valid_user_id("b\xffob"));  // would make the whole frame undecodable
+}
+
 }  // namespace
 }  // namespace parley::test

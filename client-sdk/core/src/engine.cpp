@@ -58,7 +58,10 @@ bool transport_open(connection_state s) {
 }  // namespace
 
 engine::engine(engine_config cfg)
-    : cfg_(std::move(cfg)), rng_(cfg_.seed), outbox_(cfg_.max_outbox) {}
+    : cfg_(std::move(cfg)), rng_(cfg_.seed), outbox_(cfg_.max_outbox) {
+  // The name rides in hello; a non-UTF-8 one would get every handshake refused.
+  if (!proto::valid_utf8(cfg_.client_name)) cfg_.client_name = engine_config{}.client_name;
+}
 
 // ---- getters -------------------------------------------------------------------------------
 
@@ -135,6 +138,11 @@ void engine::stop(millis /*now*/) {
 }
 
 void engine::set_token(std::string token, millis /*now*/) {
+  // A JWT is ASCII; anything else could never verify and would poison the frame it rides in.
+  if (!proto::valid_utf8(token)) {
+    fail_request(0, {}, proto::error_code::invalid_argument, "token is not UTF-8");
+    return;
+  }
   cfg_.token = std::move(token);
   // Before ready the next hello carries the new token; a live session swaps it in-protocol.
   if (state_ != connection_state::ready) return;
@@ -237,6 +245,12 @@ std::uint32_t engine::create_room(std::string room, bool is_private, millis /*no
 std::uint32_t engine::add_member(std::string room, std::string user, millis /*now*/) {
   const auto id = next_request_id();
   if (!room_id_ok(id, room)) return id;
+  // Checked before it reaches a frame: one bad string makes the server refuse the whole frame,
+  // and this request would be batched with the rejoins and resends after every reconnect.
+  if (!proto::valid_user_id(user)) {
+    fail_request(id, std::move(room), proto::error_code::invalid_argument, "invalid user id");
+    return id;
+  }
   app_request(id, request_kind::add_member, room,
               proto::add_member{id, room, std::move(user)});
   return id;

@@ -89,6 +89,9 @@ bool valid_room_id(std::string_view room);
 /// Client ids: 1..64 bytes, printable ASCII.
 bool valid_client_id(std::string_view cid);
 
+/// User ids as named by a client (add_member): 1..64 bytes of UTF-8.
+bool valid_user_id(std::string_view user);
+
 /// Token bucket for rate limits; `now` in ms.
 class token_bucket {
  public:
