@@ -9,6 +9,9 @@ parley_packages=(
 )
 # The wasm build (protocol + client engine compiled with Emscripten, tests run under node).
 parley_wasm_packages=(emscripten)
+# The browser tests: Debian's Chromium driven by playwright-core (npm, installed by ctest's
+# browser.npm_ci fixture; it downloads no browser of its own).
+parley_browser_packages=(chromium fonts-liberation)
 
 parley_ensure_packages() {
   local missing=()
