@@ -20,5 +20,10 @@ cmake --build --preset wasm -j "$jobs"
 cmake --preset native -DPARLEY_BUILD_TESTS=ON -DPARLEY_WASM_BUILD_DIR="$PWD/build/wasm" >/dev/null
 cmake --build --preset native -j "$jobs"
 
+# 3. Fuzzing smoke: every libFuzzer target (clang-14, ASan + UBSan) for a bounded time on its
+#    checked-in corpus and regression inputs; a crash or broken invariant fails the run and
+#    leaves its reproducer in build/fuzz/crashes/. Long campaigns: fuzz/README.md.
+bash fuzz/run.sh --build 15
+
 cd build/native
 ctest --output-on-failure --timeout 600 -j "$jobs"
