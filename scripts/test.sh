@@ -25,5 +25,12 @@ cmake --build --preset native -j "$jobs"
 #    leaves its reproducer in build/fuzz/crashes/. Long campaigns: fuzz/README.md.
 bash fuzz/run.sh --build 15
 
+# 4. The native suites again, built with AddressSanitizer + UndefinedBehaviorSanitizer and leak
+#    detection (the server processes the integration tests start are instrumented too).
+cmake --preset asan -DPARLEY_BUILD_TESTS=ON >/dev/null
+cmake --build --preset asan -j "$jobs"
+ctest --preset asan --timeout 600 -j "$jobs"
+
+# 5. Everything, natively; this summary ends the run.
 cd build/native
 ctest --output-on-failure --timeout 600 -j "$jobs"
