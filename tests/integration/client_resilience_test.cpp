@@ -15,7 +15,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-
 // Sends numbered_texts(prefix, count) from its own thread, one every `pace` like a fast typist,
 // so that failures strike while messages are in flight rather than after a burst is done.
 class message_stream {
@@ -67,6 +66,21 @@ void expect_exactly_once_in_order(recorded_client& reader, const std::vector<std
   EXPECT_TRUE(consecutive_from(1, stored));
 }
 
+// The stream of numbered_texts(prefix, count) from `sender` was acked once per message and
+// reached both clients (and the room's log) exactly once, in order.
+void expect_stream_delivered_once(recorded_client& sender, recorded_client& other,
+                                  const std::string& prefix, int count) {
+  const auto n = static_cast<std::size_t>(count);
+  ASSERT_TRUE(sender.wait_until(acked_at_least(n)));
+  ASSERT_TRUE(sender.wait_until(delivered_at_least("general", n)));
+  ASSERT_TRUE(other.wait_until(delivered_at_least("general", n)));
+  EXPECT_EQ(sender.log().acks.size(), n);
+  EXPECT_TRUE(distinct_cids(sender.log().acks));
+  const auto sent = numbered_texts(prefix, count);
+  expect_exactly_once_in_order(sender, sent);
+  expect_exactly_once_in_order(other, sent);
+}
+
 TEST(ClientResilience, ConnectionCutsMidStreamLoseAndDuplicateNothing) {
   server_process server(generous_rate_limit);
   tcp_proxy alices_network(server.port());
@@ -83,15 +97,8 @@ TEST(ClientResilience, ConnectionCutsMidStreamLoseAndDuplicateNothing) {
   }
   stream.finish();
 
-  ASSERT_TRUE(alice.wait_until(acked_at_least(count)));
-  ASSERT_TRUE(alice.wait_until(delivered_at_least("general", count)));
-  ASSERT_TRUE(bob.wait_until(delivered_at_least("general", count)));
+  expect_stream_delivered_once(alice, bob, "cut", count);
   EXPECT_GE(alices_network.accepted(), 3u) << "both cuts must have forced a reconnect";
-  EXPECT_EQ(alice.log().acks.size(), static_cast<std::size_t>(count));
-  EXPECT_TRUE(distinct_cids(alice.log().acks));
-  const auto sent = numbered_texts("cut", count);
-  expect_exactly_once_in_order(alice, sent);
-  expect_exactly_once_in_order(bob, sent);
 }
 
 TEST(ClientResilience, ServerKilledAndRestartedLosesNothing) {
@@ -111,14 +118,7 @@ TEST(ClientResilience, ServerKilledAndRestartedLosesNothing) {
   server.restart();
   stream.finish();
 
-  ASSERT_TRUE(alice.wait_until(acked_at_least(count)));
-  ASSERT_TRUE(alice.wait_until(delivered_at_least("general", count)));
-  ASSERT_TRUE(bob.wait_until(delivered_at_least("general", count)));
-  EXPECT_EQ(alice.log().acks.size(), static_cast<std::size_t>(count));
-  EXPECT_TRUE(distinct_cids(alice.log().acks));
-  const auto sent = numbered_texts("restart", count);
-  expect_exactly_once_in_order(alice, sent);
-  expect_exactly_once_in_order(bob, sent);
+  expect_stream_delivered_once(alice, bob, "restart", count);
 }
 
 TEST(ClientResilience, ExportedOutboxIsDeliveredOnceByAnotherClient) {
