@@ -4,8 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <iterator>
+#include <thread>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -86,16 +89,38 @@ TEST(ClientCli, ExplainsWhatIsMissing) {
   EXPECT_NE(no_arguments.output.find("usage: parley"), std::string::npos);
 }
 
+// What the CLI has drawn on its terminal so far (script(1) writes it through to a file).
+std::string read_screen(const std::string& path) {
+  std::ifstream in(path);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// Polls the transcript until `text` appears: bounded, like every wait here.
+bool screen_shows(const std::string& path, std::string_view text) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (read_screen(path).find(text) != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
 TEST(ClientCli, KeystrokesOnATerminalShowAsTyping) {
   // No expiry during the test: a "stopped typing" can only come from the message.
   server_process server({"--dev", "--typing-expiry-ms", "600000"});
   recorded_client bob(server.ws_url(), "bob");
   ASSERT_TRUE(bob.start_in("general"));
 
-  // script(1) gives the CLI a pseudo-terminal; what the test writes arrives as keystrokes.
-  const std::string command =
-      "script -qfec \"" + cli_command({"--url", server.ws_url(), "--user", "dana"}) +
-      "\" /dev/null > /dev/null 2>&1";
+  // script(1) gives the CLI a pseudo-terminal; what the test writes arrives as keystrokes, and
+  // what the CLI draws is flushed (-f) to `screen`. --foreground keeps the CLI in the
+  // terminal's foreground process group, where it may switch the terminal to raw mode.
+  char screen[] = "/tmp/parley-cli-screen-XXXXXX";
+  const int fd = ::mkstemp(screen);
+  ASSERT_GE(fd, 0);
+  ::close(fd);
+  std::string command = cli_command({"--url", server.ws_url(), "--user", "dana"});
+  command.replace(0, std::string_view("timeout").size(), "timeout --foreground");
+  command = "script -qfec \"" + command + "\" '" + screen + "' > /dev/null 2>&1";
   FILE* keyboard = ::popen(command.c_str(), "w");
   ASSERT_NE(keyboard, nullptr);
   const auto type = [keyboard](std::string_view keys) {
@@ -103,19 +128,22 @@ TEST(ClientCli, KeystrokesOnATerminalShowAsTyping) {
     std::fflush(keyboard);
   };
 
+  // Like a person, type once the CLI says it has joined.
+  ASSERT_TRUE(screen_shows(screen, "joined #general")) << read_screen(screen);
   type("hi\n");
-  ASSERT_TRUE(bob.wait_until(delivered_at_least("general", 1)));  // Dana is in the room now
+  ASSERT_TRUE(bob.wait_until(delivered_at_least("general", 1))) << read_screen(screen);
   type("still typx\x7f");
-  ASSERT_TRUE(bob.wait_until(typing_seen("dana", true)));
+  ASSERT_TRUE(bob.wait_until(typing_seen("dana", true))) << read_screen(screen);
   type("ing\n");
-  ASSERT_TRUE(bob.wait_until(delivered_at_least("general", 2)));
-  ASSERT_TRUE(bob.wait_until(typing_seen("dana", false)));
+  ASSERT_TRUE(bob.wait_until(delivered_at_least("general", 2))) << read_screen(screen);
+  ASSERT_TRUE(bob.wait_until(typing_seen("dana", false))) << read_screen(screen);
   EXPECT_EQ(texts_of(bob.log().in_room("general")),
             (std::vector<std::string>{"hi", "still typing"}));
 
   type("/quit\n");
   const int status = ::pclose(keyboard);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << read_screen(screen);
+  ::unlink(screen);
 }
 
 }  // namespace
