@@ -42,6 +42,9 @@ const option_spec specs[] = {
     {"port_file", &server_options::port_file, "write the bound port here once listening"},
     {"data", &server_options::data, "directory of the SQLite database"},
     {"jwt_secret", &server_options::jwt_secret, "HS256 secret for client tokens"},
+    {"jwt_keys", &server_options::jwt_keys, "JSON key set file (HS256/RS256/ES256 keys by kid)"},
+    {"tls_cert", &server_options::tls_cert, "PEM certificate chain: serve wss:// and https://"},
+    {"tls_key", &server_options::tls_key, "PEM private key of tls_cert"},
     {"dev", &server_options::dev, "enable the dev token endpoint (never in production)"},
     {"web_root", &server_options::web_root, "serve static files from this directory"},
     {"heartbeat_ms", &server_options::heartbeat_ms, "server ping interval"},
@@ -56,6 +59,13 @@ const option_spec specs[] = {
     {"history_limit", &server_options::history_limit, "largest history page"},
     {"send_queue_bytes", &server_options::send_queue_bytes, "outbound queue bound (else 4008)"},
     {"dedup_window_s", &server_options::dedup_window_s, "how long a client id is remembered"},
+    {"hello_timeout_ms", &server_options::hello_timeout_ms, "hello due after the upgrade"},
+    {"request_timeout_ms", &server_options::request_timeout_ms,
+     "an HTTP request must arrive whole within this; idle keep-alive limit"},
+    {"max_connections_per_ip", &server_options::max_connections_per_ip,
+     "open connections per client address (else HTTP 429); 0 = no limit"},
+    {"max_connections_per_user", &server_options::max_connections_per_user,
+     "sessions per user (else close 4006); 0 = no limit"},
     {"log_level", &server_options::log_level, "debug, info, warn or error"},
 };
 
@@ -212,6 +222,10 @@ void validate(const server_options& options) {
   require(options.send_queue_bytes >= options.max_frame,
           "send_queue_bytes must hold at least one max_frame");
   require(!options.data.empty(), "data must name a directory");
+  require(options.tls_cert.empty() == options.tls_key.empty(),
+          "tls_cert and tls_key must be given together");
+  require(options.hello_timeout_ms > 0, "hello_timeout_ms must be positive");
+  require(options.request_timeout_ms > 0, "request_timeout_ms must be positive");
   require(parse_log_level(options.log_level).has_value(),
           "log_level must be debug, info, warn or error");
 }

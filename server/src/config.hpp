@@ -32,9 +32,16 @@ struct server_options {
   std::string port_file;
   // Directory of the SQLite database; relative to the working directory like most CLIs.
   std::string data = "./data";
-  // HS256 key for JWTs. Empty is refused unless --dev, which then keeps a generated one in
-  // <data>/dev-jwt-secret so that tokens survive a restart.
+  // HS256 key for JWTs. Empty is refused unless --dev or jwt_keys, which then keeps a
+  // generated one in <data>/dev-jwt-secret so that tokens survive a restart.
   std::string jwt_secret;
+  // Empty: only jwt_secret. Otherwise a JSON key set file: HS256 secrets and RS256 / ES256
+  // public keys (PEM), each with a `kid`, so keys can be rotated by listing old and new.
+  std::string jwt_keys;
+  // Empty: plain ws:// and http://. Both set: the port speaks only TLS (wss://, https://),
+  // TLS 1.2 or newer. PEM certificate chain and private key.
+  std::string tls_cert;
+  std::string tls_key;
   // Off: the dev token endpoint mints tokens for anyone and must never be on by accident.
   bool dev = false;
   // Empty: no static files. Set to serve the web demo from the same origin as /ws.
@@ -63,6 +70,18 @@ struct server_options {
   std::uint64_t send_queue_bytes = 1048576;
   // 24 h: a client offline for a day can still resend its outbox without duplicates.
   std::uint64_t dedup_window_s = 86400;
+  // 10 s: a WebSocket must say hello this soon after the upgrade (else close 4004).
+  std::uint32_t hello_timeout_ms = 10000;
+  // 10 s: an HTTP request (headers and body, or the WebSocket upgrade) must arrive whole this
+  // soon, and an idle keep-alive connection is dropped after it: slowloris costs one slot for
+  // at most this long.
+  std::uint32_t request_timeout_ms = 10000;
+  // 256: a whole office behind one NAT fits; a single host cannot hold the server's file
+  // descriptors. Over it, the connection gets HTTP 429 and is closed. 0 = no limit.
+  std::uint32_t max_connections_per_ip = 256;
+  // 32: tabs and devices of one person; a leaked token cannot open thousands of sessions.
+  // Over it, hello is refused (error limit_exceeded, close 4006). 0 = no limit.
+  std::uint32_t max_connections_per_user = 32;
   // info: one line per connection and error; debug adds one per message.
   std::string log_level = "info";
 

@@ -50,7 +50,7 @@ session_logic::session_logic(shared_state& hub, instant now)
       queue_(hub.options().send_queue_bytes, hub.options().max_frame, protocol_defaults.max_batch),
       bucket_(hub.options().rate_per_sec, hub.options().rate_burst),
       id_(hub.new_session_id()),
-      hello_deadline_(now.mono + hello_timeout),
+      hello_deadline_(now.mono + proto::millis(hub.options().hello_timeout_ms)),
       last_heard_(now.mono),
       closed_at_(now) {
   hub_.attach(*this);

@@ -32,9 +32,6 @@
 
 namespace parley::server {
 
-/// How long a new connection may take to send hello (semantics 1).
-inline constexpr proto::millis hello_timeout{10000};
-
 /// One client connection's protocol state.
 class session_logic {
  public:

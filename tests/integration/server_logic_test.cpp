@@ -13,6 +13,9 @@ namespace {
 using namespace std::chrono_literals;
 using server::instant;
 
+/// The hello deadline of the default options.
+constexpr proto::millis hello_timeout{server::server_options{}.hello_timeout_ms};
+
 /// Everything a session would have written, decoded; `frames` counts the frames.
 struct drained {
   std::vector<proto::message> messages;
@@ -85,7 +88,7 @@ TEST_F(ServerLogic, SendCoalescesAckAndEventIntoOneFrameAndWakesOthers) {
 TEST_F(ServerLogic, HeartbeatAndDeadPeerFollowTheVirtualClock) {
   options_.heartbeat_ms = 1000;
   server::session_logic session(hub_, at(0ms));
-  EXPECT_EQ(session.poll_timeout(), server::hello_timeout);
+  EXPECT_EQ(session.poll_timeout(), hello_timeout);
   hello(session, "alice");
   EXPECT_EQ(session.poll_timeout(), 1000ms);
   session.handle_timeout(at(999ms));  // early: nothing
@@ -101,9 +104,9 @@ TEST_F(ServerLogic, HeartbeatAndDeadPeerFollowTheVirtualClock) {
 
 TEST_F(ServerLogic, NoHelloWithinTheHandshakeTimeoutIsAProtocolViolation) {
   server::session_logic session(hub_, at(0ms));
-  session.handle_timeout(at(server::hello_timeout - 1ms));
+  session.handle_timeout(at(hello_timeout - 1ms));
   EXPECT_FALSE(session.poll_close().has_value());
-  session.handle_timeout(at(server::hello_timeout));
+  session.handle_timeout(at(hello_timeout));
   EXPECT_EQ(session.poll_close(), proto::close_code::protocol_violation);
 }
 

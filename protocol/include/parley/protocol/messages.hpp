@@ -75,6 +75,7 @@ enum class close_code : std::uint16_t {
   version_mismatch = 4003, // no common version; do not reconnect
   protocol_violation = 4004,  // e.g. no hello within the handshake timeout
   heartbeat_timeout = 4005,   // no traffic from the peer for the dead-peer interval
+  too_many_connections = 4006,  // the user already holds max_connections_per_user sessions
   slow_consumer = 4008,    // the session's outbound queue stayed over its bound
 };
 
