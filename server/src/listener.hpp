@@ -1,6 +1,8 @@
-// Accepts TCP connections on the configured address and hands each to an http_session.
+// Accepts TCP connections on the configured address, counts them per remote address, and hands
+// each to an http_session (plain or TLS), or refuses it when its address is over the limit.
 #pragma once
 
+#include "address_limits.hpp"
 #include "http_routes.hpp"
 #include "net.hpp"
 #include "shared_state.hpp"
@@ -15,10 +17,11 @@ namespace parley::server {
 /// The accept loop.
 class listener : public std::enable_shared_from_this<listener> {
  public:
-  /// Binds and listens (SO_REUSEADDR, so a restarted server rebinds its port at once).
-  /// Throws boost::system::system_error when the address cannot be bound.
+  /// Binds and listens (SO_REUSEADDR, so a restarted server rebinds its port at once). With
+  /// `tls`, every connection speaks TLS; `tls` and `connections` must outlive the io_context's
+  /// sessions. Throws boost::system::system_error when the address cannot be bound.
   listener(net::io_context& ioc, const tcp::endpoint& endpoint, shared_state& hub,
-           http_routes& routes);
+           http_routes& routes, address_limits& connections, ssl::context* tls);
 
   /// Starts accepting.
   void run() { do_accept(); }
@@ -30,12 +33,16 @@ class listener : public std::enable_shared_from_this<listener> {
  private:
   void do_accept();
   void on_accept(error_code ec, tcp::socket socket);
+  /// Answers a connection over max_connections_per_ip and closes it, without reading it.
+  void refuse(tcp::socket socket, const net::ip::address& peer);
 
   net::io_context& ioc_;
   tcp::acceptor acceptor_;
   net::steady_timer retry_;  // pause after an accept error (e.g. out of file descriptors)
   shared_state& hub_;
   http_routes& routes_;
+  address_limits& connections_;
+  ssl::context* tls_;  // null: plain HTTP and ws://
 };
 
 }  // namespace parley::server

@@ -1,6 +1,7 @@
 #include "server_runtime.hpp"
 
 #include "log.hpp"
+#include "tls_setup.hpp"
 
 #include <boost/asio/ip/address.hpp>
 
@@ -33,27 +34,39 @@ tcp::endpoint resolve(net::io_context& ioc, const server_options& options) {
   return results.begin()->endpoint();
 }
 
+std::optional<ssl::context> tls_context(const server_options& options) {
+  if (options.tls_cert.empty()) return std::nullopt;  // load_options requires both or neither
+  return tls_context_for(options.tls_cert, options.tls_key);
+}
+
 }  // namespace
 
 server_runtime::server_runtime(server_options options)
     : options_(std::move(options)),
+      tls_(tls_context(options_)),
       started_(read_clocks()),
       db_(database_path(options_), stats_),
       hub_(options_, db_, stats_, random_seed()),
       routes_(hub_, started_),
+      connections_(options_.max_connections_per_ip),
       signals_(ioc_, SIGTERM, SIGINT),
       hub_timer_(ioc_),
       stop_timer_(ioc_),
-      listener_(std::make_shared<listener>(ioc_, resolve(ioc_, options_), hub_, routes_)) {
+      listener_(std::make_shared<listener>(ioc_, resolve(ioc_, options_), hub_, routes_,
+                                           connections_, tls_ ? &*tls_ : nullptr)) {
   hub_.on_deadline_change([this] { arm_hub_timer(); });
 }
 
 int server_runtime::run() {
   const std::uint16_t port = listener_->port();
   if (!options_.port_file.empty()) write_port_file(port);
-  const std::string base = "http://" + options_.host + ":" + std::to_string(port);
-  log_line(log_level::info, "parley-server listening on " + base + " (WebSocket ws://" +
-                                options_.host + ":" + std::to_string(port) + "/ws), data in " +
+  // An IPv6 host needs brackets in a URL ([::1]:8080).
+  const bool ipv6 = options_.host.find(':') != std::string::npos;
+  const std::string authority =
+      (ipv6 ? "[" + options_.host + "]" : options_.host) + ":" + std::to_string(port);
+  const std::string base = (tls_ ? "https://" : "http://") + authority;
+  log_line(log_level::info, "parley-server listening on " + base + " (WebSocket " +
+                                (tls_ ? "wss://" : "ws://") + authority + "/ws), data in " +
                                 options_.data);
   if (options_.dev) {
     log_line(log_level::warn,

@@ -3,6 +3,7 @@
 // what makes join + replay atomic and lets the hot path go without locks.
 #pragma once
 
+#include "address_limits.hpp"
 #include "config.hpp"
 #include "http_routes.hpp"
 #include "instant.hpp"
@@ -17,13 +18,16 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <memory>
+#include <optional>
 
 namespace parley::server {
 
 /// The running server process.
 class server_runtime {
  public:
-  /// Opens the store under options.data and binds options.host:port; throws on failure.
+  /// Loads the TLS certificate and key if set (config_error when they are missing, unreadable
+  /// or do not match), opens the store under options.data and binds options.host:port; throws
+  /// on failure.
   explicit server_runtime(server_options options);
 
   /// Serves until a signal, then closes every session with 1001, stops, and returns the exit
@@ -38,11 +42,15 @@ class server_runtime {
   void on_hub_timer(error_code ec);
 
   server_options options_;
+  // Built first: a bad certificate or key stops the process before it touches the store.
+  // Engaged when tls_cert is set; shared by every TLS connection.
+  std::optional<ssl::context> tls_;
   instant started_;
   metrics stats_;
   store db_;
   shared_state hub_;
   http_routes routes_;
+  address_limits connections_;  // per remote address, for max_connections_per_ip
   // Declared after everything sessions refer to: destroying the io_context destroys the
   // sessions still queued in it, and they detach from hub_ as they go.
   net::io_context ioc_{1};

@@ -12,33 +12,42 @@ namespace websocket = beast::websocket;
 
 }  // namespace
 
-websocket_session::websocket_session(tcp::socket&& socket, shared_state& hub)
-    : hub_(hub),
-      ws_(std::move(socket)),
+template <class Stream>
+websocket_session<Stream>::websocket_session(Stream&& stream, connection_slot slot,
+                                             shared_state& hub)
+    : slot_(std::move(slot)),
+      hub_(hub),
+      ws_(std::move(stream)),
       timer_(ws_.get_executor()),
       logic_(hub, read_clocks()) {
   // Broadcasts from other sessions land in the logic's queue at any time; write them out.
   logic_.on_output([this] { pump(); });
 }
 
-websocket_session::~websocket_session() {
+template <class Stream>
+websocket_session<Stream>::~websocket_session() {
   logic_.handle_transport_closed(read_clocks());
   if (accepted_) log_line(log_level::info, "session " + logic_.id() + " closed");
 }
 
-void websocket_session::run(beast::http::request<beast::http::string_body> request) {
-  ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+template <class Stream>
+void websocket_session<Stream>::run(beast::http::request<beast::http::string_body> request) {
+  auto timeouts = websocket::stream_base::timeout::suggested(beast::role_type::server);
+  // Writing the 101 answer is still part of the upgrade: same bound as the request itself.
+  timeouts.handshake_timeout = std::chrono::milliseconds(hub_.options().request_timeout_ms);
+  ws_.set_option(timeouts);
   ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& response) {
     response.set(beast::http::field::server, "parley-server");
   }));
   ws_.read_message_max(hub_.options().max_frame);
   ws_.binary(true);
-  ws_.async_accept(request,
-                   beast::bind_front_handler(&websocket_session::on_accept, shared_from_this()));
+  ws_.async_accept(request, beast::bind_front_handler(&websocket_session::on_accept,
+                                                     this->shared_from_this()));
   arm_timer();  // the hello deadline runs from the upgrade
 }
 
-void websocket_session::on_accept(error_code ec) {
+template <class Stream>
+void websocket_session<Stream>::on_accept(error_code ec) {
   if (ec) {
     fail(ec, "websocket accept");
     return finish();
@@ -49,17 +58,22 @@ void websocket_session::on_accept(error_code ec) {
   pump();
 }
 
-void websocket_session::do_read() {
+template <class Stream>
+void websocket_session<Stream>::do_read() {
   ws_.async_read(buffer_,
-                 beast::bind_front_handler(&websocket_session::on_read, shared_from_this()));
+                 beast::bind_front_handler(&websocket_session::on_read, this->shared_from_this()));
 }
 
-void websocket_session::on_read(error_code ec, std::size_t) {
+template <class Stream>
+void websocket_session<Stream>::on_read(error_code ec, std::size_t) {
   if (ec) {
     if (ec == websocket::error::message_too_big) {
       // Beast has already failed the connection with close code 1009.
       hub_.stats().error("too_large");
       log_line(log_level::info, "session " + logic_.id() + " closed 1009: frame over max_frame");
+    } else if (ec == ssl::error::stream_truncated) {
+      // A TLS peer gone without close_notify: as routine as a reset on plain TCP.
+      log_line(log_level::debug, "websocket read: " + ec.message());
     } else if (ec != websocket::error::closed) {
       fail(ec, "websocket read");
     }
@@ -74,7 +88,8 @@ void websocket_session::on_read(error_code ec, std::size_t) {
   if (!closing_ && !finished_) do_read();
 }
 
-void websocket_session::pump() {
+template <class Stream>
+void websocket_session<Stream>::pump() {
   if (!accepted_ || finished_) return;
   if (!writing_) {
     std::size_t messages = 0;
@@ -87,13 +102,15 @@ void websocket_session::pump() {
   arm_timer();
 }
 
-void websocket_session::do_write(shared_buffer frame) {
+template <class Stream>
+void websocket_session<Stream>::do_write(shared_buffer frame) {
   writing_ = std::move(frame);
-  ws_.async_write(net::buffer(*writing_),
-                  beast::bind_front_handler(&websocket_session::on_write, shared_from_this()));
+  ws_.async_write(net::buffer(*writing_), beast::bind_front_handler(&websocket_session::on_write,
+                                                                   this->shared_from_this()));
 }
 
-void websocket_session::on_write(error_code ec, std::size_t) {
+template <class Stream>
+void websocket_session<Stream>::on_write(error_code ec, std::size_t) {
   writing_.reset();
   if (ec) {
     fail(ec, "websocket write");
@@ -102,23 +119,28 @@ void websocket_session::on_write(error_code ec, std::size_t) {
   pump();
 }
 
-void websocket_session::do_close(proto::close_code code) {
+template <class Stream>
+void websocket_session<Stream>::do_close(proto::close_code code) {
   closing_ = true;
   // From here on the timer bounds the close: a peer that stopped reading never lets the
   // pending write (and so the close frame) through.
   armed_ = proto::millis::max();
   timer_.expires_after(close_timeout);
-  timer_.async_wait(beast::bind_front_handler(&websocket_session::on_timer, shared_from_this()));
-  ws_.async_close(websocket::close_reason(static_cast<std::uint16_t>(code)),
-                  beast::bind_front_handler(&websocket_session::on_close, shared_from_this()));
+  timer_.async_wait(
+      beast::bind_front_handler(&websocket_session::on_timer, this->shared_from_this()));
+  ws_.async_close(
+      websocket::close_reason(static_cast<std::uint16_t>(code)),
+      beast::bind_front_handler(&websocket_session::on_close, this->shared_from_this()));
 }
 
-void websocket_session::on_close(error_code ec) {
+template <class Stream>
+void websocket_session<Stream>::on_close(error_code ec) {
   if (ec) fail(ec, "websocket close");
   finish();
 }
 
-void websocket_session::arm_timer() {
+template <class Stream>
+void websocket_session<Stream>::arm_timer() {
   const auto deadline = logic_.poll_timeout();
   if (deadline == armed_ || finished_) return;
   armed_ = deadline;
@@ -127,10 +149,12 @@ void websocket_session::arm_timer() {
     return;
   }
   timer_.expires_at(std::chrono::steady_clock::time_point(deadline));
-  timer_.async_wait(beast::bind_front_handler(&websocket_session::on_timer, shared_from_this()));
+  timer_.async_wait(
+      beast::bind_front_handler(&websocket_session::on_timer, this->shared_from_this()));
 }
 
-void websocket_session::on_timer(error_code ec) {
+template <class Stream>
+void websocket_session<Stream>::on_timer(error_code ec) {
   if (ec == net::error::operation_aborted || finished_) return;
   if (closing_) {
     // A logic deadline that fired just before the close started is not the close timeout.
@@ -143,12 +167,16 @@ void websocket_session::on_timer(error_code ec) {
   pump();
 }
 
-void websocket_session::finish() {
+template <class Stream>
+void websocket_session<Stream>::finish() {
   if (finished_) return;
   finished_ = true;
   timer_.cancel();
   error_code ec;
   beast::get_lowest_layer(ws_).socket().close(ec);
 }
+
+template class websocket_session<plain_stream>;
+template class websocket_session<tls_stream>;
 
 }  // namespace parley::server

@@ -1,9 +1,11 @@
 // One WebSocket connection: the Asio driver of a session_logic. It reads frames (bounded by
 // max_frame: Beast closes 1009 above it), keeps one write in flight with the logic's coalesced
 // frames, runs the logic's one timer, and closes with the code the logic asks for, dropping
-// the socket if the peer does not finish the close handshake within close_timeout.
+// the socket if the peer does not finish the close handshake within close_timeout. Plain or TLS
+// (`Stream`, as in http_session): the session body is the same.
 #pragma once
 
+#include "address_limits.hpp"
 #include "net.hpp"
 #include "outbound_queue.hpp"
 #include "session_logic.hpp"
@@ -11,7 +13,6 @@
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/websocket/stream.hpp>
@@ -26,10 +27,11 @@ namespace parley::server {
 inline constexpr std::chrono::seconds close_timeout{5};
 
 /// The I/O side of one client connection.
-class websocket_session : public std::enable_shared_from_this<websocket_session> {
+template <class Stream>
+class websocket_session : public std::enable_shared_from_this<websocket_session<Stream>> {
  public:
-  /// Takes over an upgraded HTTP connection's socket.
-  websocket_session(tcp::socket&& socket, shared_state& hub);
+  /// Takes over an upgraded HTTP connection's stream and its place in the per-address count.
+  websocket_session(Stream&& stream, connection_slot slot, shared_state& hub);
   ~websocket_session();
 
   /// Completes the WebSocket handshake for the upgrade `request` and starts the session.
@@ -51,8 +53,10 @@ class websocket_session : public std::enable_shared_from_this<websocket_session>
   /// The transport is over: stop the timer and drop the socket (pending operations end).
   void finish();
 
+  // Declared first: given back only after the socket below has been closed.
+  connection_slot slot_;
   shared_state& hub_;
-  beast::websocket::stream<beast::tcp_stream> ws_;
+  beast::websocket::stream<Stream> ws_;
   beast::flat_buffer buffer_;
   net::steady_timer timer_;
   shared_buffer writing_;  // the frame in flight, kept alive until its write completes
@@ -64,5 +68,8 @@ class websocket_session : public std::enable_shared_from_this<websocket_session>
   // presence run before the connection object goes.
   session_logic logic_;
 };
+
+extern template class websocket_session<plain_stream>;
+extern template class websocket_session<tls_stream>;
 
 }  // namespace parley::server

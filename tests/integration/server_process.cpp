@@ -65,6 +65,9 @@ server_process::server_process(std::vector<std::string> extra_args)
   }
 }
 
+server_process::server_process(std::vector<std::string> extra_args, unstarted)
+    : extra_args_(std::move(extra_args)), data_dir_(fresh_temp_dir()) {}
+
 server_process::~server_process() {
   if (pid_ > 0) kill_hard();
   std::error_code ec;
@@ -75,6 +78,10 @@ std::string server_process::ws_url() const { return http_base().replace(0, 4, "w
 
 std::string server_process::http_base() const {
   return "http://127.0.0.1:" + std::to_string(port_);
+}
+
+std::string server_process::wss_url(const std::string& host) const {
+  return "wss://" + host + ":" + std::to_string(port_) + "/ws";
 }
 
 void server_process::start(std::uint16_t port) {
@@ -158,6 +165,19 @@ std::string server_process::log_text() const {
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
+}
+
+startup_failure expect_startup_failure(std::vector<std::string> extra_args) {
+  server_process server(std::move(extra_args), server_process::unstarted{});
+  try {
+    server.start(0);
+  } catch (const std::runtime_error&) {
+    // start() reaped it (or killed it after the start timeout): either way it did not listen.
+    if (server.pid_ <= 0) return {server.exit_status_, server.log_text()};
+    throw;
+  }
+  throw std::runtime_error("parley-server started listening although it should have refused:\n" +
+                           server.log_text());
 }
 
 std::string token_for(std::string user, std::string tenant, std::chrono::seconds ttl) {

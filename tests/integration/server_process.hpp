@@ -15,6 +15,16 @@ namespace parley::test {
 /// The HS256 secret every test server runs with (token_for signs with it).
 inline constexpr const char* test_secret = "test-secret";
 
+/// How a server that was expected not to start ended.
+struct startup_failure {
+  int exit_status = -1;  // exit code, or 128 + signal
+  std::string log;       // everything it wrote to stdout/stderr
+};
+
+/// Runs parley-server as server_process would (same base arguments + extra_args) and expects it
+/// to exit before listening (bounded 15 s). Throws std::runtime_error if it starts listening.
+startup_failure expect_startup_failure(std::vector<std::string> extra_args);
+
 /// One parley-server child process.
 class server_process {
  public:
@@ -32,6 +42,9 @@ class server_process {
   std::string ws_url() const;
   /// "http://127.0.0.1:<port>"
   std::string http_base() const;
+  /// "wss://<host>:<port>/ws", for a server started with --tls-cert / --tls-key; `host` is the
+  /// name the client checks the certificate against.
+  std::string wss_url(const std::string& host = "localhost") const;
   /// The running process, or -1 once stopped.
   pid_t pid() const { return pid_; }
   /// SIGKILL + waitpid.
@@ -48,6 +61,10 @@ class server_process {
   std::string log_text() const;
 
  private:
+  friend startup_failure expect_startup_failure(std::vector<std::string> extra_args);
+  struct unstarted {};
+  /// The data directory only; start() is up to the caller.
+  server_process(std::vector<std::string> extra_args, unstarted);
   void start(std::uint16_t port);
   /// Waits up to `timeout` for the process to end; false if it is still running.
   bool reap(std::chrono::milliseconds timeout);
