@@ -6,6 +6,7 @@
 // cannot make it allocate much. The typed walker then checks shape, types, ranges and UTF-8.
 // Failures travel as an internal exception and leave decode_frame as a decode_error value.
 #include "parley/protocol/codec.hpp"
+#include "parley/protocol/rules.hpp"
 
 #include "schema.hpp"
 
@@ -130,10 +131,11 @@ void pack_map(packer& pk, const T& value) {
 struct decode_failure {
   decode_errc code;
   std::string detail;
+  std::string room, cid;  // of a failing send, when those two fields are themselves valid
 };
 
 [[noreturn]] void fail(decode_errc code, std::string detail = {}) {
-  throw decode_failure{code, std::move(detail)};
+  throw decode_failure{code, std::move(detail), {}, {}};
 }
 
 std::uint64_t read_uint(const msgpack::object& o, std::uint64_t max) {
@@ -256,6 +258,28 @@ constexpr std::array<body_reader, sizeof...(I)> make_readers(std::index_sequence
 }
 constexpr auto body_readers = make_readers(std::make_index_sequence<known_types>{});
 
+/// A send refused for its text (or any other field) still names its room and cid, so the
+/// sender can tie the error to the outbox entry instead of resending it forever.
+void name_the_send(const msgpack::object& body, decode_failure& f) {
+  const auto text_of = [&](std::string_view key) -> std::string_view {
+    for (std::uint32_t i = 0; i < body.via.map.size; ++i) {
+      const auto& k = body.via.map.ptr[i].key;
+      const auto& v = body.via.map.ptr[i].val;
+      if (k.type == msgpack::type::STR && std::string_view(k.via.str.ptr, k.via.str.size) == key &&
+          v.type == msgpack::type::STR) {
+        return {v.via.str.ptr, v.via.str.size};
+      }
+    }
+    return {};
+  };
+  const auto room = text_of("room");
+  const auto cid = text_of("cid");
+  if (valid_room_id(room) && valid_client_id(cid)) {
+    f.room = std::string(room);
+    f.cid = std::string(cid);
+  }
+}
+
 /// `[type, body]` → message. Unknown types need the same shape.
 message read_message(const msgpack::object& o, const decode_limits& limits) {
   if (o.type != msgpack::type::ARRAY || o.via.array.size != 2) {
@@ -276,6 +300,7 @@ message read_message(const msgpack::object& o, const decode_limits& limits) {
     return body_readers[number - 1](body, limits);
   } catch (decode_failure& f) {
     f.detail = std::string(type_names[number - 1]) + "." + f.detail;
+    if (number == static_cast<std::uint32_t>(msg_type::send)) name_the_send(body, f);
     throw;
   }
 }
@@ -324,11 +349,11 @@ msgpack::object unpack_next(msgpack::zone& zone, std::string_view frame, std::si
 decode_result decode_frame(std::string_view frame, const decode_limits& limits) {
   decode_result result;
   if (frame.empty()) {
-    result.error = decode_error{decode_errc::empty, "empty frame", 0};
+    result.error = decode_error{decode_errc::empty, "empty frame", 0, {}, {}};
     return result;
   }
   if (frame.size() > limits.max_frame) {
-    result.error = decode_error{decode_errc::too_large, "frame", 0};
+    result.error = decode_error{decode_errc::too_large, "frame", 0, {}, {}};
     return result;
   }
   msgpack::zone zone;  // one arena for the whole frame
@@ -342,10 +367,11 @@ decode_result decode_frame(std::string_view frame, const decode_limits& limits) 
     }
   } catch (decode_failure& f) {
     result.messages.clear();
-    result.error = decode_error{f.code, std::move(f.detail), index};
+    result.error =
+        decode_error{f.code, std::move(f.detail), index, std::move(f.room), std::move(f.cid)};
   } catch (const std::bad_alloc&) {
     result.messages.clear();
-    result.error = decode_error{decode_errc::too_large, "out of memory", index};
+    result.error = decode_error{decode_errc::too_large, "out of memory", index, {}, {}};
   }
   return result;
 }

@@ -43,6 +43,9 @@ struct decode_error {
   decode_errc code = decode_errc::malformed;
   std::string detail;          // e.g. the field name; for logs and error.message
   std::size_t index = 0;       // which message of the batch failed (0-based)
+  // When the failing message is a `send` whose own room and cid are valid, they are kept here
+  // so the error can name the refused send (PROTOCOL.md §7.2); empty otherwise.
+  std::string room, cid;
 };
 
 /// Either decoded messages or the first error. Messages before a failing one are dropped:
