@@ -236,8 +236,7 @@ http_reply http_routes::metrics_text() {
 http_reply http_routes::room_messages(std::string_view room_segment, std::string_view query,
                                       std::string_view authorization, instant now) {
   const auto token = bearer_token(authorization);
-  const auto verified =
-      jwt_verify_hs256(token, hub_.options().jwt_secret, static_cast<std::int64_t>(now.wall_ms / 1000));
+  const auto verified = hub_.keys().verify(token, static_cast<std::int64_t>(now.wall_ms / 1000));
   if (!verified.claims) {
     auto reply = json_error(401,
                             proto::error_name(verified.error == jwt_errc::expired

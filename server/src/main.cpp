@@ -63,15 +63,18 @@ int main(int argc, char** argv) {
   try {
     server_options options = load_options(args, process_env);
     set_log_level(*parse_log_level(options.log_level));
-    if (options.jwt_secret.empty()) {
-      if (!options.dev) {
-        log_line(log_level::error, "no JWT secret: set --jwt-secret / PARLEY_JWT_SECRET (or --dev)");
-        return 2;
-      }
+    // Dev mode always has a secret: the dev token endpoint signs with it, key set or not.
+    if (options.jwt_secret.empty() && options.dev) {
       options.jwt_secret = dev_secret(options.data);
       log_line(log_level::warn,
                "DEV MODE: no --jwt-secret given; using the development key in " + options.data +
                    "/dev-jwt-secret");
+    }
+    if (options.jwt_secret.empty() && options.jwt_keys.empty()) {
+      log_line(log_level::error,
+               "no JWT key: set --jwt-secret / PARLEY_JWT_SECRET or --jwt-keys / PARLEY_JWT_KEYS "
+               "(or --dev)");
+      return 2;
     }
     server_runtime runtime(std::move(options));
     return runtime.run();

@@ -33,11 +33,13 @@ class input_scope {
   bool previous_;
 };
 
-/// Metric label of a close that is not already counted as an error answer.
+/// Metric label of a close that its error answer (if any) does not already tell apart:
+/// limit_exceeded is also the answer for too many rooms, so 4006 gets a series of its own.
 std::string_view close_label(proto::close_code code) {
   switch (code) {
     case proto::close_code::protocol_violation: return "protocol_violation";
     case proto::close_code::heartbeat_timeout: return "heartbeat_timeout";
+    case proto::close_code::too_many_connections: return "too_many_connections";
     case proto::close_code::slow_consumer: return "slow_consumer";
     default: return {};
   }
@@ -72,8 +74,9 @@ void session_logic::handle_frame(std::string_view frame, instant now) {
   if (!decoded) {
     // A frame is accepted or rejected whole; the connection stays usable (semantics 11). A bad
     // frame costs a token like a message, so garbage cannot buy unlimited error answers.
-    if (!admit({}, now)) return;
-    reply_error({}, proto::error_for(decoded.error->code),
+    const request_context refused{0, decoded.error->room, decoded.error->cid};
+    if (!admit(refused, now)) return;
+    reply_error(refused, proto::error_for(decoded.error->code),
                 "frame rejected at message " + std::to_string(decoded.error->index) + ": " +
                     decoded.error->detail);
     return;
@@ -211,6 +214,14 @@ void session_logic::on(const proto::hello& m, instant now) {
     close(proto::close_code::version_mismatch, "no common version");
     return;
   }
+  if (!hub_.sign_in(*this)) {
+    const auto limit = std::to_string(hub_.options().max_connections_per_user);
+    reply_error({}, proto::error_code::limit_exceeded,
+                "max_connections_per_user " + limit + " reached: close another session of " +
+                    user_.user + " first");
+    close(proto::close_code::too_many_connections, "user holds max_connections_per_user sessions");
+    return;
+  }
   authenticated_ = true;
   next_ping_ = now.mono + proto::millis(hub_.options().heartbeat_ms);
   proto::welcome w;
@@ -221,7 +232,6 @@ void session_logic::on(const proto::hello& m, instant now) {
   w.server_time = now.wall_ms;
   w.params = hub_.options().params();
   reply(w);
-  hub_.user_online(*this);
   log_line(log_level::info, "session " + id_ + " authenticated " + user_.user + "@" +
                                 user_.tenant + " client=" + m.client);
 }
@@ -229,7 +239,7 @@ void session_logic::on(const proto::hello& m, instant now) {
 bool session_logic::accept_token(std::string_view token, std::uint32_t id, instant now,
                                  bool on_hello) {
   const auto now_s = static_cast<std::int64_t>(now.wall_ms / 1000);
-  const auto verified = jwt_verify_hs256(token, hub_.options().jwt_secret, now_s);
+  const auto verified = hub_.keys().verify(token, now_s);
   if (!verified.claims) {
     const bool expired = verified.error == jwt_errc::expired;
     reply_error({id, {}, {}}, expired ? proto::error_code::token_expired

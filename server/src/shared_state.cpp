@@ -14,11 +14,20 @@ namespace {
 /// How often dedup records older than the window are deleted.
 constexpr proto::millis prune_interval{3600 * 1000};
 
+/// jwt_secret (a key for tokens without kid) and every key of the jwt_keys file.
+jwt_keyring keyring_from(const server_options& options) {
+  jwt_keyring keys;
+  if (!options.jwt_secret.empty()) keys.add_secret({}, options.jwt_secret);
+  if (!options.jwt_keys.empty()) keys.load_key_set(options.jwt_keys);
+  return keys;
+}
+
 }  // namespace
 
 shared_state::shared_state(const server_options& options, store& db, metrics& stats,
                            std::uint64_t seed)
     : options_(options),
+      keys_(keyring_from(options)),
       db_(db),
       stats_(stats),
       random_(seed),
@@ -44,6 +53,10 @@ void shared_state::detach(session_logic& session, instant now) {
   sessions_.erase(&session);
   stats_.connection_closed();
   for (const auto& room : session.rooms()) rooms_.remove({session.user().tenant, room}, &session);
+  if (session.authenticated()) {
+    const auto held = signed_in_.find(session.user());
+    if (held != signed_in_.end() && --held->second == 0) signed_in_.erase(held);
+  }
   if (session.authenticated() && !closing_) {
     presence_.close(session.user(), now.mono);
     if (deadline_hook_) deadline_hook_();
@@ -51,10 +64,15 @@ void shared_state::detach(session_logic& session, instant now) {
   if (closing_ && sessions_.empty() && drained_) std::exchange(drained_, nullptr)();
 }
 
-void shared_state::user_online(const session_logic& session) {
+bool shared_state::sign_in(const session_logic& session) {
+  const std::uint32_t limit = options_.max_connections_per_user;
+  auto& held = signed_in_[session.user()];  // a refused user already has an entry
+  if (limit != 0 && held >= limit) return false;
+  ++held;
   if (presence_.open(session.user())) {
     announce(session.user(), {session.user().user, proto::presence_status::online, 0});
   }
+  return true;
 }
 
 void shared_state::subscribe(const room_key& room, session_logic& session) {

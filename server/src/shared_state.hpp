@@ -1,11 +1,13 @@
 // The state every session shares, with a few verbs (Beast's shared_state): which sessions are
-// joined where (room_index), who is online (presence_board), and fan-out of encoded messages.
+// joined where (room_index), who is online (presence_board), how many sessions each user holds,
+// the keys tokens are checked with, and fan-out of encoded messages.
 // It owns no sockets: a session is a session_logic, so the whole thing runs in-process for
 // tests and fuzzing. Everything happens on the server's one thread, hence no locks.
 #pragma once
 
 #include "config.hpp"
 #include "instant.hpp"
+#include "jwt.hpp"
 #include "keys.hpp"
 #include "metrics.hpp"
 #include "presence_board.hpp"
@@ -16,6 +18,7 @@
 #include "parley/protocol/rules.hpp"
 
 #include <functional>
+#include <map>
 #include <set>
 
 namespace parley::server {
@@ -25,10 +28,14 @@ class session_logic;
 /// Rooms, presence and fan-out across sessions.
 class shared_state {
  public:
-  /// `seed` drives room epochs and session ids.
+  /// `seed` drives room epochs and session ids. Builds the token keyring from jwt_secret and
+  /// the jwt_keys file; throws config_error if the file is bad.
   shared_state(const server_options& options, store& db, metrics& stats, std::uint64_t seed);
 
   const server_options& options() const { return options_; }
+  /// The keys every client token (hello, refresh, REST) is verified with, built once from
+  /// jwt_secret and jwt_keys.
+  const jwt_keyring& keys() const { return keys_; }
   store& db() { return db_; }
   metrics& stats() { return stats_; }
   /// A fresh room epoch: random, positive, below 2^53 (exact in JavaScript).
@@ -38,11 +45,13 @@ class shared_state {
 
   /// A new connection's session exists (counted in parley_connections).
   void attach(session_logic& session);
-  /// The session is going away: it leaves its rooms and, once authenticated, starts its
-  /// user's presence grace if it was their last session.
+  /// The session is going away: it leaves its rooms and, once authenticated, frees its slot
+  /// of its user's sessions and starts the user's presence grace if it was their last.
   void detach(session_logic& session, instant now);
-  /// The session authenticated: announce its user online if they were offline.
-  void user_online(const session_logic& session);
+  /// The session passed hello as session.user(): takes one of the user's
+  /// max_connections_per_user slots and announces the user online if they were offline.
+  /// False, changing nothing, when the user already holds every slot.
+  bool sign_in(const session_logic& session);
 
   /// The session receives the room's broadcasts from now on.
   void subscribe(const room_key& room, session_logic& session);
@@ -77,12 +86,14 @@ class shared_state {
   void announce(const user_key& user, const proto::presence_entry& entry);
 
   const server_options& options_;
+  const jwt_keyring keys_;
   store& db_;
   metrics& stats_;
   proto::random_source random_;
   room_index<session_logic> rooms_;
   presence_board presence_;
   std::set<session_logic*> sessions_;
+  std::map<user_key, std::uint32_t> signed_in_;  // authenticated sessions per user, none = 0
   proto::millis next_prune_{0};
   std::function<void()> deadline_hook_;
   std::function<void()> drained_;

@@ -34,10 +34,15 @@ drained drain(server::session_logic& session) {
   return out;
 }
 
+/// Default options, with the key test tokens are signed with (the hub reads keys once).
+server::server_options with_test_secret() {
+  server::server_options options;
+  options.jwt_secret = test_secret;
+  return options;
+}
+
 class ServerLogic : public ::testing::Test {
  protected:
-  ServerLogic() { options_.jwt_secret = test_secret; }
-
   /// Monotonic `mono`, with the wall clock moving in step from the real time at the start
   /// (tokens are signed against the real clock).
   instant at(proto::millis mono) const {
@@ -54,7 +59,7 @@ class ServerLogic : public ::testing::Test {
   }
 
   const std::uint64_t wall_start_ = server::read_clocks().wall_ms;
-  server::server_options options_;
+  server::server_options options_ = with_test_secret();
   server::metrics stats_;
   server::store db_{":memory:", stats_};
   server::shared_state hub_{options_, db_, stats_, 42};
