@@ -1,12 +1,14 @@
 #include "presence_board.hpp"
 
-#include <algorithm>
-
 namespace parley::server {
 
+void presence_board::unqueue(const user_key& user, const entry& e) {
+  if (e.grace.sessions() == 0) in_grace_.erase({e.grace.deadline(), user});
+}
+
 bool presence_board::open(const user_key& user) {
-  in_grace_.erase(user);
   auto& e = users_[user];
+  unqueue(user, e);
   const bool was_offline = e.grace.on_session_open();
   if (was_offline) e.status = proto::presence_status::online;
   return was_offline;
@@ -15,8 +17,9 @@ bool presence_board::open(const user_key& user) {
 void presence_board::close(const user_key& user, proto::millis now) {
   const auto it = users_.find(user);
   if (it == users_.end()) return;
+  unqueue(user, it->second);  // a close without an open must not leave a stale slot
   it->second.grace.on_session_close(now, grace_);
-  if (it->second.grace.sessions() == 0) in_grace_.insert(user);
+  if (it->second.grace.sessions() == 0) in_grace_.insert({it->second.grace.deadline(), user});
 }
 
 std::optional<proto::presence_status> presence_board::status(const user_key& user) const {
@@ -33,23 +36,18 @@ bool presence_board::set_status(const user_key& user, proto::presence_status sta
 }
 
 proto::millis presence_board::next_deadline() const {
-  proto::millis earliest = proto::millis::max();
-  for (const auto& user : in_grace_) {
-    earliest = std::min(earliest, users_.at(user).grace.deadline());
-  }
-  return earliest;
+  return in_grace_.empty() ? proto::millis::max() : in_grace_.begin()->first;
 }
 
 std::vector<user_key> presence_board::expire(proto::millis now) {
   std::vector<user_key> offline;
-  for (auto it = in_grace_.begin(); it != in_grace_.end();) {
-    auto& e = users_.at(*it);
-    if (e.grace.deadline() <= now && e.grace.on_timeout(now)) {
-      offline.push_back(*it);
-      users_.erase(*it);
-      it = in_grace_.erase(it);
-    } else {
-      ++it;
+  while (!in_grace_.empty() && in_grace_.begin()->first <= now) {
+    const user_key user = in_grace_.begin()->second;
+    in_grace_.erase(in_grace_.begin());
+    const auto it = users_.find(user);
+    if (it != users_.end() && it->second.grace.on_timeout(now)) {
+      offline.push_back(user);
+      users_.erase(it);
     }
   }
   return offline;

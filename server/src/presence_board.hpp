@@ -11,6 +11,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <utility>
 #include <vector>
 
 namespace parley::server {
@@ -40,9 +41,16 @@ class presence_board {
     proto::presence_status status = proto::presence_status::online;
   };
 
+  /// A user in grace, ordered by when it ends: next_deadline() and expire() look only at the
+  /// front, so a mass disconnect of N sessions costs O(N log N), not O(N) per session.
+  using grace_slot = std::pair<proto::millis, user_key>;
+
+  /// Takes the user out of the grace queue, if queued.
+  void unqueue(const user_key& user, const entry& e);
+
   proto::millis grace_;
   std::map<user_key, entry> users_;
-  std::set<user_key> in_grace_;  // users with no session, waiting for their deadline
+  std::set<grace_slot> in_grace_;  // users with no session, waiting for their deadline
 };
 
 }  // namespace parley::server
