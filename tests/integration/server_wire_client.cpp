@@ -9,7 +9,17 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <future>
 #include <mutex>
@@ -219,6 +229,172 @@ http_result http_request(std::uint16_t port, const std::string& method, const st
   auto& response = parser.get();
   return {response.result_int(), std::string(response[http::field::content_type]),
           std::move(response.body())};
+}
+
+// ---- raw_socket ---------------------------------------------------------------------------
+
+namespace {
+
+using steady = std::chrono::steady_clock;
+
+/// Milliseconds left until `until`, for poll (0 once passed).
+int poll_wait_ms(steady::time_point until) {
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - steady::now());
+  return left.count() > 0 ? static_cast<int>(left.count()) : 0;
+}
+
+}  // namespace
+
+raw_socket::raw_socket(std::uint16_t port) {
+  fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd_ < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  // Loopback connects complete (or are refused) at once; no need for a non-blocking connect.
+  if (::connect(fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
+    const std::string why = std::strerror(errno);
+    ::close(fd_);
+    throw std::runtime_error("connect: " + why);
+  }
+  const int one = 1;
+  ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) | O_NONBLOCK);
+}
+
+raw_socket::~raw_socket() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+bool raw_socket::write(std::string_view bytes, std::chrono::milliseconds timeout) {
+  const auto until = steady::now() + timeout;
+  while (!bytes.empty()) {
+    const ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    if (n > 0) {
+      bytes.remove_prefix(static_cast<std::size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return false;
+    pollfd p{fd_, POLLOUT, 0};
+    if (::poll(&p, 1, poll_wait_ms(until)) <= 0) return false;  // timed out
+    if ((p.revents & (POLLERR | POLLHUP)) != 0) return false;
+  }
+  return true;
+}
+
+bool raw_socket::fill(steady::time_point until) {
+  if (closed_) return false;
+  for (;;) {
+    char chunk[16384];
+    const ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
+    if (n > 0) {
+      pending_.append(chunk, static_cast<std::size_t>(n));
+      return true;
+    }
+    if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+      closed_ = true;  // orderly close, or reset
+      return false;
+    }
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, poll_wait_ms(until)) <= 0) return false;
+  }
+}
+
+std::string raw_socket::read_until_closed(std::chrono::milliseconds timeout) {
+  const auto until = steady::now() + timeout;
+  while (fill(until)) {
+  }
+  return std::exchange(pending_, {});
+}
+
+std::string raw_socket::read_http_head(std::chrono::milliseconds timeout) {
+  const auto until = steady::now() + timeout;
+  for (;;) {
+    if (const auto end = pending_.find("\r\n\r\n"); end != std::string::npos) {
+      std::string head = pending_.substr(0, end + 4);
+      pending_.erase(0, end + 4);
+      return head;
+    }
+    if (!fill(until)) return std::exchange(pending_, {});
+  }
+}
+
+bool raw_socket::upgrade(const std::string& path) {
+  const std::string request =
+      "GET " + path +
+      " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+      "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+      "Sec-WebSocket-Version: 13\r\n\r\n";
+  if (!write(request)) return false;
+  return read_http_head().starts_with("HTTP/1.1 101");
+}
+
+bool raw_socket::send_frame_header(std::uint8_t opcode, std::uint64_t length, bool fin) {
+  std::string header;
+  header += static_cast<char>((fin ? 0x80 : 0x00) | (opcode & 0x0f));
+  if (length < 126) {
+    header += static_cast<char>(0x80 | length);
+  } else if (length <= 0xffff) {
+    header += static_cast<char>(0x80 | 126);
+    for (int shift = 8; shift >= 0; shift -= 8)
+      header += static_cast<char>((length >> shift) & 0xff);
+  } else {
+    header += static_cast<char>(0x80 | 127);
+    for (int shift = 56; shift >= 0; shift -= 8)
+      header += static_cast<char>((length >> shift) & 0xff);
+  }
+  header += std::string("\x00\x00\x00\x00", 4);  // masking key 0: the payload goes as is
+  return write(header);
+}
+
+bool raw_socket::send_frame(std::uint8_t opcode, std::string_view payload, bool fin) {
+  return send_frame_header(opcode, payload.size(), fin) && write(payload);
+}
+
+std::optional<ws_frame> raw_socket::read_frame(std::chrono::milliseconds timeout) {
+  const auto until = steady::now() + timeout;
+  const auto need = [&](std::size_t bytes) {
+    while (pending_.size() < bytes) {
+      if (!fill(until)) return false;
+    }
+    return true;
+  };
+  if (!need(2)) return std::nullopt;
+  const auto byte = [&](std::size_t i) { return static_cast<std::uint8_t>(pending_[i]); };
+  std::size_t header = 2;
+  std::uint64_t length = byte(1) & 0x7f;
+  if (length == 126) header += 2;
+  if (length == 127) header += 8;
+  if ((byte(1) & 0x80) != 0) header += 4;  // servers do not mask, but tolerate it
+  if (!need(header)) return std::nullopt;
+  if (length >= 126) {
+    length = 0;
+    const std::size_t width = (byte(1) & 0x7f) == 126 ? 2 : 8;
+    for (std::size_t i = 0; i < width; ++i) length = (length << 8) | byte(2 + i);
+  }
+  if (length > (64u << 20) || !need(header + length)) return std::nullopt;
+  ws_frame frame;
+  frame.opcode = byte(0) & 0x0f;
+  frame.payload = pending_.substr(header, length);
+  pending_.erase(0, header + length);
+  return frame;
+}
+
+std::optional<std::uint16_t> raw_socket::read_close_code(std::chrono::milliseconds timeout) {
+  const auto until = steady::now() + timeout;
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - steady::now());
+    auto frame = read_frame(std::max(left, std::chrono::milliseconds(0)));
+    if (!frame) {
+      if (closed_) return std::uint16_t{0};
+      return std::nullopt;
+    }
+    if (frame->opcode != 8) continue;
+    if (frame->payload.size() < 2) return std::uint16_t{1005};
+    return static_cast<std::uint16_t>((static_cast<std::uint8_t>(frame->payload[0]) << 8) |
+                                      static_cast<std::uint8_t>(frame->payload[1]));
+  }
 }
 
 }  // namespace parley::test

@@ -13,6 +13,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace parley::test {
@@ -90,5 +91,52 @@ struct http_result {
 /// Authorization header when non-empty.
 http_result http_request(std::uint16_t port, const std::string& method, const std::string& target,
                          const std::string& bearer = {});
+
+/// One WebSocket frame as a raw_socket reads it from the server.
+struct ws_frame {
+  std::uint8_t opcode = 0;  // 1 text, 2 binary, 8 close, 9 ping, 10 pong
+  std::string payload;
+};
+
+/// A plain TCP connection for what wire_client cannot send: broken HTTP, hand-made WebSocket
+/// frames (fragments, headers that lie about their length), writes to a peer that stopped
+/// reading. No thread: a non-blocking socket driven by poll, every call bounded by a timeout.
+class raw_socket {
+ public:
+  /// Connects to 127.0.0.1:<port>; throws on failure.
+  explicit raw_socket(std::uint16_t port);
+  ~raw_socket();
+  raw_socket(const raw_socket&) = delete;
+  raw_socket& operator=(const raw_socket&) = delete;
+
+  /// Writes all of `bytes`; false if the peer closed or reset first, or `timeout` passed.
+  bool write(std::string_view bytes, std::chrono::milliseconds timeout = reply_wait);
+  /// Everything the peer sends until it closes or `timeout` passes (see closed()).
+  std::string read_until_closed(std::chrono::milliseconds timeout = reply_wait);
+  /// An HTTP response head (through the blank line), or what arrived before close/timeout.
+  std::string read_http_head(std::chrono::milliseconds timeout = reply_wait);
+  /// True once a read saw the peer close or reset the connection.
+  bool closed() const { return closed_; }
+
+  /// Sends a WebSocket upgrade request for `path`; true if the answer is 101.
+  bool upgrade(const std::string& path = "/ws");
+  /// Sends one masked client frame; `fin` false starts or continues a fragmented message.
+  bool send_frame(std::uint8_t opcode, std::string_view payload, bool fin = true);
+  /// Sends only the (masked) header of a frame announcing `length` payload bytes.
+  bool send_frame_header(std::uint8_t opcode, std::uint64_t length, bool fin = true);
+  /// The next frame from the server; nullopt on timeout or once the connection ended.
+  std::optional<ws_frame> read_frame(std::chrono::milliseconds timeout = reply_wait);
+  /// Reads frames until a close frame and returns its code (1005 if it carries none), 0 if
+  /// the connection ended without one, nullopt if still open after `timeout`.
+  std::optional<std::uint16_t> read_close_code(std::chrono::milliseconds timeout = reply_wait);
+
+ private:
+  /// Reads what is available into pending_ (waiting up to `until`); false on close/timeout.
+  bool fill(std::chrono::steady_clock::time_point until);
+
+  int fd_ = -1;
+  std::string pending_;  // received, not yet consumed
+  bool closed_ = false;
+};
 
 }  // namespace parley::test
