@@ -5,7 +5,7 @@
 parley_packages=(
   g++ cmake ninja-build pkg-config
   libboost-dev libboost-system-dev libssl-dev libsqlite3-dev
-  libmsgpack-cxx-dev libcereal-dev rapidjson-dev libgtest-dev
+  libmsgpack-cxx-dev libcereal-dev rapidjson-dev libgtest-dev libbenchmark-dev
 )
 # The wasm build (protocol + client engine compiled with Emscripten, tests run under node).
 parley_wasm_packages=(emscripten)
