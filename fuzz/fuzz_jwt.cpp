@@ -50,42 +50,8 @@ using parley::fuzz::fuzz_input;
 
 constexpr std::int64_t now_s = parley::fuzz::jwt_now_s;
 
-/// Base64url without padding (RFC 7515 §2), as a JWT writer must produce it.
-std::string base64url(std::string_view data) {
-  std::string text(4 * ((data.size() + 2) / 3) + 1, '\0');
-  const int written = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(text.data()),
-                                      reinterpret_cast<const unsigned char*>(data.data()),
-                                      static_cast<int>(data.size()));
-  text.resize(static_cast<std::size_t>(written));
-  text.erase(text.find_last_not_of('=') + 1);
-  for (char& c : text) c = c == '+' ? '-' : c == '/' ? '_' : c;
-  return text;
-}
-
-/// Decodes base64url that is known to be canonical (it came from an accepted token).
-std::string base64url_decode(std::string_view text) {
-  std::string standard(text);
-  for (char& c : standard) c = c == '-' ? '+' : c == '_' ? '/' : c;
-  const std::size_t padding = (4 - standard.size() % 4) % 4;
-  standard.append(padding, '=');
-  std::string out(standard.size() / 4 * 3, '\0');
-  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(standard.data()),
-                                static_cast<int>(standard.size()));
-  out.resize(n < 0 ? 0 : static_cast<std::size_t>(n) - padding);
-  return out;
-}
-
 const unsigned char* bytes(std::string_view text) {
   return reinterpret_cast<const unsigned char*>(text.data());
-}
-
-std::string hmac_sha256(std::string_view key, std::string_view input) {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> mac{};
-  unsigned int size = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), bytes(input), input.size(),
-       mac.data(), &size);
-  return {reinterpret_cast<const char*>(mac.data()), size};
 }
 
 /// SHA-256 signature with a private key: PKCS#1 v1.5 for RSA, r || s (JWS form) for EC.
@@ -132,12 +98,12 @@ struct issuer {
            (kid.empty() ? "" : R"(,"kid":")" + kid + '"') + "}";
   }
   std::string signature(std::string_view input) const {
-    return alg == 0 ? hmac_sha256(secret, input) : digest_sign(pair.get(), input);
+    return alg == 0 ? server::jwt_hmac_sha256(secret, input) : digest_sign(pair.get(), input);
   }
   /// "header.payload.signature" over exactly these JSON texts, signed with this key.
   std::string sign(std::string_view header_json, std::string_view payload_json) const {
-    const std::string input = base64url(header_json) + "." + base64url(payload_json);
-    return input + "." + base64url(signature(input));
+    const std::string input = server::jwt_base64url(header_json) + "." + server::jwt_base64url(payload_json);
+    return input + "." + server::jwt_base64url(signature(input));
   }
 };
 
@@ -234,7 +200,7 @@ void check_accepted(std::string_view token, const server::jwt_claims& claims) {
   expect(!claims.sub.empty() && !claims.tid.empty(), "accepted tokens name a user and tenant");
   expect(claims.exp > now_s, "accepted tokens have not expired");
   expect(claims.nbf <= now_s, "accepted tokens are already valid");
-  const auto header = json_object(base64url_decode(token.substr(0, token.find('.'))));
+  const auto header = json_object(server::jwt_base64url_decode(token.substr(0, token.find('.'))).value_or(""));
   expect(header.has_value(), "accepted tokens have a JSON object header");
   const issuer* key = keys().selected_by(*header);
   expect(key != nullptr, "accepted tokens select a key");
@@ -362,10 +328,10 @@ void confuse_alg(fuzz_input& in) {
   const std::string payload = in.flag() ? std::string(R"({"sub":"alice","tid":"acme","exp":)") +
                                               std::to_string(now_s + 60) + "}"
                                         : in.bytes();
-  const std::string input = base64url(header) + "." + base64url(payload);
-  const std::string signature = alg == 0 ? hmac_sha256(target.public_pem, input)
+  const std::string input = server::jwt_base64url(header) + "." + server::jwt_base64url(payload);
+  const std::string signature = alg == 0 ? server::jwt_hmac_sha256(target.public_pem, input)
                                           : keys().strangers[alg + 1].signature(input);
-  const auto result = keys().ring.verify(input + "." + base64url(signature), now_s);
+  const auto result = keys().ring.verify(input + "." + server::jwt_base64url(signature), now_s);
   expect(!result.claims, "a token naming another alg than its key's is refused");
   if (json_object(payload)) {
     expect(result.error == server::jwt_errc::alg_mismatch, "the refusal says alg_mismatch");

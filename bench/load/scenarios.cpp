@@ -3,7 +3,8 @@
 #include "clock.hpp"
 #include "report.hpp"
 #include "server_process.hpp"
-#include "token.hpp"
+
+#include "jwt.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -224,7 +225,9 @@ class user_book {
       const auto now_s = static_cast<std::int64_t>(std::time(nullptr));
       // Valid for the whole run (the global timeout) plus slack.
       const auto lifetime = static_cast<std::int64_t>(ctx_.options.timeout) + 3600;
-      it = tokens_.emplace(user, mint_token(user, tenant, ctx_.jwt_secret, now_s, lifetime)).first;
+      const server::jwt_claims claims{
+          .sub = user, .tid = tenant, .exp = now_s + lifetime, .nbf = 0, .iat = now_s};
+      it = tokens_.emplace(user, server::jwt_sign_hs256(claims, ctx_.jwt_secret)).first;
     }
     return it->second;
   }

@@ -28,56 +28,8 @@ constexpr std::size_t es256_signature_size = 64;
 /// RSA moduli below this are refused at load time (RFC 7518 §3.3 requires 2048 bits).
 constexpr int rs256_min_bits = 2048;
 
-std::string base64url_encode(std::string_view data) {
-  std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(data.data()),
-                                static_cast<int>(data.size()));
-  out.resize(static_cast<std::size_t>(n));
-  while (!out.empty() && out.back() == '=') out.pop_back();
-  std::replace(out.begin(), out.end(), '+', '-');
-  std::replace(out.begin(), out.end(), '/', '_');
-  return out;
-}
-
-std::optional<std::string> base64url_decode(std::string_view text) {
-  // EVP_DecodeBlock speaks standard base64 with padding: translate the url alphabet and
-  // re-pad, rejecting anything outside it (it would otherwise skip whitespace).
-  if (text.size() % 4 == 1) return std::nullopt;
-  std::string standard;
-  standard.reserve(text.size() + 3);
-  for (char c : text) {
-    const bool plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-    if (plain) standard += c;
-    else if (c == '-') standard += '+';
-    else if (c == '_') standard += '/';
-    else return std::nullopt;
-  }
-  const std::size_t padding = (4 - standard.size() % 4) % 4;
-  standard.append(padding, '=');
-  std::string out(standard.size() / 4 * 3, '\0');
-  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(standard.data()),
-                                static_cast<int>(standard.size()));
-  if (n < 0) return std::nullopt;
-  // EVP_DecodeBlock counts the padding as zero bytes.
-  out.resize(static_cast<std::size_t>(n) - padding);
-  // Only the canonical spelling: the last character's unused bits would otherwise let one
-  // token be written four ways (found by fuzz_jwt), which breaks anything keyed on the token.
-  if (base64url_encode(out) != text) return std::nullopt;
-  return out;
-}
-
 const unsigned char* bytes(std::string_view text) {
   return reinterpret_cast<const unsigned char*>(text.data());
-}
-
-std::string hmac_sha256(std::string_view key, std::string_view data) {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> mac{};
-  unsigned int length = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), bytes(data), data.size(),
-       mac.data(), &length);
-  return std::string(reinterpret_cast<const char*>(mac.data()), length);
 }
 
 /// SHA-256 signature check with a public key (RSASSA-PKCS1-v1_5 for RSA, DER ECDSA for EC).
@@ -314,7 +266,7 @@ bool jwt_keyring::signature_matches(const key& k, std::string_view signing_input
                                     std::string_view signature) {
   switch (k.alg) {
     case jwt_alg::hs256: {
-      const std::string expected = hmac_sha256(k.secret, signing_input);
+      const std::string expected = jwt_hmac_sha256(k.secret, signing_input);
       return signature.size() == expected.size() &&
              CRYPTO_memcmp(signature.data(), expected.data(), expected.size()) == 0;
     }
@@ -338,9 +290,9 @@ jwt_verification jwt_keyring::verify(std::string_view token, std::int64_t now_s)
   if (second == std::string_view::npos || token.find('.', second + 1) != std::string_view::npos) {
     return refused(jwt_errc::malformed);
   }
-  const auto header_json = base64url_decode(token.substr(0, first));
-  const auto payload_json = base64url_decode(token.substr(first + 1, second - first - 1));
-  const auto signature = base64url_decode(token.substr(second + 1));
+  const auto header_json = jwt_base64url_decode(token.substr(0, first));
+  const auto payload_json = jwt_base64url_decode(token.substr(first + 1, second - first - 1));
+  const auto signature = jwt_base64url_decode(token.substr(second + 1));
   if (!header_json || !payload_json || !signature) return refused(jwt_errc::malformed);
   const auto header = parse_object(*header_json);
   const auto payload = parse_object(*payload_json);
@@ -398,6 +350,54 @@ jwt_verification jwt_keyring::verify(std::string_view token, std::int64_t now_s)
 
 // ---- HS256 shorthands -------------------------------------------------------------------------
 
+std::string jwt_base64url(std::string_view data) {
+  std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(data.data()),
+                                static_cast<int>(data.size()));
+  out.resize(static_cast<std::size_t>(n));
+  while (!out.empty() && out.back() == '=') out.pop_back();
+  std::replace(out.begin(), out.end(), '+', '-');
+  std::replace(out.begin(), out.end(), '/', '_');
+  return out;
+}
+
+std::optional<std::string> jwt_base64url_decode(std::string_view text) {
+  // EVP_DecodeBlock speaks standard base64 with padding: translate the url alphabet and
+  // re-pad, rejecting anything outside it (it would otherwise skip whitespace).
+  if (text.size() % 4 == 1) return std::nullopt;
+  std::string standard;
+  standard.reserve(text.size() + 3);
+  for (char c : text) {
+    const bool plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    if (plain) standard += c;
+    else if (c == '-') standard += '+';
+    else if (c == '_') standard += '/';
+    else return std::nullopt;
+  }
+  const std::size_t padding = (4 - standard.size() % 4) % 4;
+  standard.append(padding, '=');
+  std::string out(standard.size() / 4 * 3, '\0');
+  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(standard.data()),
+                                static_cast<int>(standard.size()));
+  if (n < 0) return std::nullopt;
+  // EVP_DecodeBlock counts the padding as zero bytes.
+  out.resize(static_cast<std::size_t>(n) - padding);
+  // Only the canonical spelling: the last character's unused bits would otherwise let one
+  // token be written four ways (found by fuzz_jwt), which breaks anything keyed on the token.
+  if (jwt_base64url(out) != text) return std::nullopt;
+  return out;
+}
+
+std::string jwt_hmac_sha256(std::string_view key, std::string_view data) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> mac{};
+  unsigned int length = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()), data.size(),
+       mac.data(), &length);
+  return std::string(reinterpret_cast<const char*>(mac.data()), length);
+}
+
 std::string jwt_sign_hs256(const jwt_claims& claims, std::string_view secret) {
   rapidjson::Document payload(rapidjson::kObjectType);
   auto& alloc = payload.GetAllocator();
@@ -407,8 +407,8 @@ std::string jwt_sign_hs256(const jwt_claims& claims, std::string_view secret) {
   if (claims.nbf != 0) payload.AddMember("nbf", claims.nbf, alloc);
   if (claims.iat != 0) payload.AddMember("iat", claims.iat, alloc);
   const std::string signing_input =
-      base64url_encode(R"({"alg":"HS256","typ":"JWT"})") + "." + base64url_encode(to_json(payload));
-  return signing_input + "." + base64url_encode(hmac_sha256(secret, signing_input));
+      jwt_base64url(R"({"alg":"HS256","typ":"JWT"})") + "." + jwt_base64url(to_json(payload));
+  return signing_input + "." + jwt_base64url(jwt_hmac_sha256(secret, signing_input));
 }
 
 jwt_verification jwt_verify_hs256(std::string_view token, std::string_view secret,

@@ -102,6 +102,15 @@ class jwt_keyring {
   std::vector<key> keys_;
 };
 
+/// The JWS building blocks, shared by the verifier, the signer and every test or tool that
+/// writes tokens by hand (hostile headers, other algorithms).
+/// Base64url without padding (RFC 7515 §2).
+std::string jwt_base64url(std::string_view bytes);
+/// The inverse, for the canonical spelling only (what jwt_base64url writes); nullopt otherwise.
+std::optional<std::string> jwt_base64url_decode(std::string_view text);
+/// HMAC-SHA-256 of `data` under `key`: the HS256 signature of a signing input.
+std::string jwt_hmac_sha256(std::string_view key, std::string_view data);
+
 /// Signs the claims (header {"alg":"HS256","typ":"JWT"}, no kid); exp, nbf and iat are written
 /// only when non-zero (so tests can mint a token without exp).
 std::string jwt_sign_hs256(const jwt_claims& claims, std::string_view secret);

@@ -52,17 +52,6 @@ std::int64_t next_whole_second() {
 
 // ---- token issuers ------------------------------------------------------------------------------
 
-std::string base64url(std::string_view data) {
-  std::string text(4 * ((data.size() + 2) / 3) + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(text.data()),
-                                reinterpret_cast<const unsigned char*>(data.data()),
-                                static_cast<int>(data.size()));
-  text.resize(static_cast<std::size_t>(n));
-  text.erase(text.find_last_not_of('=') + 1);
-  for (char& c : text) c = c == '+' ? '-' : c == '/' ? '_' : c;
-  return text;
-}
-
 /// SHA-256 signature with a private key: PKCS#1 v1.5 for RSA, DER ECDSA for EC.
 std::string digest_sign(EVP_PKEY* key, std::string_view input) {
   const std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(),
@@ -97,14 +86,6 @@ std::string der_to_raw(std::string_view der) {
   return raw;
 }
 
-std::string hmac_sha256(std::string_view key, std::string_view input) {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> mac{};
-  unsigned int size = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(input.data()), input.size(), mac.data(), &size);
-  return {reinterpret_cast<const char*>(mac.data()), size};
-}
-
 /// A key a token issuer holds: it signs test tokens; its public half (PEM) or its secret goes
 /// into the server's key set.
 struct issuer_key {
@@ -123,7 +104,7 @@ struct issuer_key {
 
   /// The signature JWS carries for this key's alg.
   std::string signature(std::string_view input) const {
-    if (alg == "HS256") return hmac_sha256(secret, input);
+    if (alg == "HS256") return server::jwt_hmac_sha256(secret, input);
     const std::string der_or_pkcs1 = digest_sign(pair.get(), input);
     return alg == "ES256" ? der_to_raw(der_or_pkcs1) : der_or_pkcs1;
   }
@@ -136,9 +117,9 @@ struct issuer_key {
 
   /// header.payload.signature; a JWS with whatever header the caller wants, signed by this key.
   std::string sign(std::string_view payload_json, std::string_view header_json = {}) const {
-    const std::string input = base64url(header_json.empty() ? header() : header_json) + "." +
-                              base64url(payload_json);
-    return input + "." + base64url(signature(input));
+    const std::string input = server::jwt_base64url(header_json.empty() ? header() : header_json) + "." +
+                              server::jwt_base64url(payload_json);
+    return input + "." + server::jwt_base64url(signature(input));
   }
 };
 
@@ -323,15 +304,15 @@ TEST(ServerAuth, Es256SignaturesMustBeRawRAndS) {
   key_set_dir keys;
   server_process server(key_set_args(keys.write({&es256()})));
   const std::string payload = valid_claims();
-  const std::string input = base64url(es256().header()) + "." + base64url(payload);
+  const std::string input = server::jwt_base64url(es256().header()) + "." + server::jwt_base64url(payload);
   const std::string raw = es256().signature(input);
   ASSERT_EQ(raw.size(), 64u);
-  EXPECT_EQ(accepted(server, input + "." + base64url(raw)).user, "alice");
+  EXPECT_EQ(accepted(server, input + "." + server::jwt_base64url(raw)).user, "alice");
   // DER (what OpenSSL produces) is a valid ECDSA signature, but not the JWS form.
-  expect_refused(server, input + "." + base64url(digest_sign(es256().pair.get(), input)));
-  expect_refused(server, input + "." + base64url(raw.substr(0, 63)));
-  expect_refused(server, input + "." + base64url(raw + '\0'));
-  expect_refused(server, input + "." + base64url(std::string(64, '\0')));
+  expect_refused(server, input + "." + server::jwt_base64url(digest_sign(es256().pair.get(), input)));
+  expect_refused(server, input + "." + server::jwt_base64url(raw.substr(0, 63)));
+  expect_refused(server, input + "." + server::jwt_base64url(raw + '\0'));
+  expect_refused(server, input + "." + server::jwt_base64url(std::string(64, '\0')));
 }
 
 TEST(ServerAuth, AlgorithmConfusionWithTheRsaPublicKeyIsRefused) {
@@ -356,8 +337,8 @@ TEST(ServerAuth, AlgorithmConfusionWithTheRsaPublicKeyIsRefused) {
     expect_refused(server, rs256().sign(valid_claims(), header));
   }
   // alg none with an empty signature, and the harness's HS256 secret is not a key here.
-  expect_refused(server, base64url(R"({"alg":"none","kid":"2026-11"})") + "." +
-                             base64url(valid_claims()) + ".");
+  expect_refused(server, server::jwt_base64url(R"({"alg":"none","kid":"2026-11"})") + "." +
+                             server::jwt_base64url(valid_claims()) + ".");
   expect_refused(server, token_for("alice"));
 }
 

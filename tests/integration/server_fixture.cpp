@@ -53,6 +53,27 @@ std::optional<double> metric(const server_process& server, std::string_view seri
   return std::nullopt;
 }
 
+std::uint64_t flood_until_cut(const server_process& server, wire_client& writer,
+                              const std::string& room, double stalled) {
+  const std::string text(8000, 'z');
+  std::uint64_t sent = 0;
+  const auto all_cut = [&] {
+    return metric(server, "parley_errors_total{code=\"slow_consumer\"}").value_or(0) >= stalled;
+  };
+  while (!all_cut() && sent < 4000) {
+    std::vector<proto::message> batch;
+    for (int i = 0; i < 7; ++i) {
+      batch.push_back(proto::send{room, "c" + std::to_string(++sent), text});
+    }
+    writer.send_batch(batch);
+    for (int i = 0; i < 7; ++i) {
+      writer.expect<proto::ack>();
+      next_event(writer);
+    }
+  }
+  return sent;
+}
+
 bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!condition()) {

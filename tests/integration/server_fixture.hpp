@@ -37,6 +37,12 @@ void expect_nothing_pending(wire_client& client);
 /// nullopt if the server does not list it.
 std::optional<double> metric(const server_process& server, std::string_view series);
 
+/// Posts 8000-byte messages to `room` from `writer` in batches of 7 (each batch's acks and
+/// echoed events read before the next, so the writer is never the slow one) until the server
+/// has closed `stalled` slow consumers, or 4000 messages went out. Returns how many were sent.
+std::uint64_t flood_until_cut(const server_process& server, wire_client& writer,
+                              const std::string& room, double stalled);
+
 /// Polls `condition` until it holds or `timeout` passes; returns whether it held.
 bool wait_until(const std::function<bool()>& condition,
                 std::chrono::milliseconds timeout = reply_wait);

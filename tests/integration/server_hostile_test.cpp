@@ -1097,25 +1097,11 @@ TEST(ServerHostile, StalledReadersAreCut4008AndMemoryStaysBounded) {
       wait_until([&] { return metric(server, "parley_connections") == stalled_count + 2.0; }));
   const auto rss_before = rss_bytes(server.pid());
 
-  const std::string text(8000, 'z');
-  std::uint64_t sent = 0;
-  const auto all_cut = [&] {
-    return metric(server, "parley_errors_total{code=\"slow_consumer\"}").value_or(0) >=
-           stalled_count;
-  };
   // The reader keeps reading throughout (its inbox is drained below, after the writer is done).
-  while (!all_cut() && sent < 4000) {
-    std::vector<proto::message> batch;
-    for (int i = 0; i < 7; ++i) {
-      batch.push_back(proto::send{"firehose", "c" + std::to_string(++sent), text});
-    }
-    writer->send_batch(batch);
-    for (int i = 0; i < 7; ++i) {
-      writer->expect<proto::ack>();
-      next_event(*writer);
-    }
-  }
-  ASSERT_TRUE(all_cut()) << "sent " << sent << " messages without cutting every stalled reader";
+  const std::uint64_t sent = flood_until_cut(server, *writer, "firehose", stalled_count);
+  ASSERT_GE(metric(server, "parley_errors_total{code=\"slow_consumer\"}").value_or(0),
+            stalled_count)
+      << "sent " << sent << " messages without cutting every stalled reader";
   // Kernel buffers are not in the RSS; the server's own queues for 8 stalled readers are
   // bounded by send_queue_bytes each.
   expect_rss_bounded(server, rss_before, "stalled readers");

@@ -93,25 +93,9 @@ TEST(ServerLimits, SlowReaderIsClosedAtItsBoundWhileOthersKeepReceiving) {
 
   // Enough 8000-byte messages to fill the kernel buffers (a few MB on loopback) and then the
   // 128 KiB queue. Stop as soon as the server reports the slow consumer.
-  const std::string text(8000, 'z');
-  std::uint64_t sent = 0;
-  const auto slow_closed = [&] {
-    return metric(server, "parley_errors_total{code=\"slow_consumer\"}").value_or(0) >= 1;
-  };
-  while (!slow_closed() && sent < 4000) {
-    std::vector<proto::message> batch;
-    for (int i = 0; i < 7; ++i) {
-      batch.push_back(proto::send{"firehose", "c" + std::to_string(++sent), text});
-    }
-    writer->send_batch(batch);
-    // Keep pace with the server so the writer itself is never the slow one: each send
-    // answers an ack, then the writer's own copy of the event.
-    for (int i = 0; i < 7; ++i) {
-      writer->expect<proto::ack>();
-      next_event(*writer);
-    }
-  }
-  ASSERT_TRUE(slow_closed()) << "sent " << sent << " messages without a slow-consumer close";
+  const std::uint64_t sent = flood_until_cut(server, *writer, "firehose", 1);
+  ASSERT_GE(metric(server, "parley_errors_total{code=\"slow_consumer\"}").value_or(0), 1)
+      << "sent " << sent << " messages without a slow-consumer close";
 
   // The reader got every event in order, including ones after the stalled client was cut.
   const auto last = post(*writer, "firehose", "after", "still flowing");
