@@ -1,13 +1,14 @@
 // The npm package as a web developer uses it (tests/browser/pages/sdk.html follows the README
 // example): import parley.mjs, connect, join, send and await the ack, hear messages, typing,
-// presence and connection states, have a send refused, load history.
+// presence and connection states, have a send refused, load history. And the example in
+// README.md (the same block as in wasm/README.md), run as written.
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { chromium } from 'playwright-core';
-import { chromiumPath, wasmReadme } from './support/environment.mjs';
+import { chromiumPath, readme, wasmReadme } from './support/environment.mjs';
 import { ServerProcess } from './support/server.mjs';
 import { eventually } from './support/wait.mjs';
 
@@ -59,16 +60,19 @@ describe('the parley npm package in a browser', () => {
     assert.deepEqual(errors, []);
   });
 
-  test("the README's example runs as written", async () => {
-    const readme = await readFile(wasmReadme, 'utf8');
-    const example = /## Use in the browser\s+```js\n([\s\S]*?)```/.exec(readme)?.[1];
-    assert.ok(example, 'wasm/README.md has a js block under "## Use in the browser"');
+  test("README.md's example runs as written, and wasm/README.md shows the same one", async () => {
+    const exampleOf = async (file) =>
+      /\n## Use in the browser\n(?:(?!\n## )[\s\S])*?```js\n([\s\S]*?)```/.exec(await readFile(file, 'utf8'))?.[1];
+    const example = await exampleOf(readme);
+    assert.ok(example, 'README.md has a js block in "## Use in the browser"');
+    assert.equal(await exampleOf(wasmReadme), example,
+      'wasm/README.md\'s "Use in the browser" block is the same as README.md\'s');
     const page = await context.newPage();
     const logged = [];
     const errors = [];
     page.on('console', (message) => logged.push(message.text()));
     page.on('pageerror', (error) => errors.push(error.message));
-    // pages/example.html maps the bare 'parley' import to the package, as a bundler would.
+    // pages/example.html maps the bare 'parley' import with an import map, as the README says.
     await page.route('**/test/example.mjs', (route) =>
       route.fulfill({ contentType: 'text/javascript', body: example }));
     await page.goto(`${server.baseUrl}/test/example.html`);

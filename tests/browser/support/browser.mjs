@@ -4,6 +4,7 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { chromium } from 'playwright-core';
 import { artifacts, chromiumPath } from './environment.mjs';
 import { eventually } from './wait.mjs';
@@ -134,6 +135,34 @@ export class DemoUser {
   waitForConnection(prefix, timeoutMs = 20_000) {
     return eventually(`${this.name}'s page to show "${prefix}"`, () => this.connection(),
       (text) => text.startsWith(prefix), timeoutMs);
+  }
+
+  /**
+   * Watches the reconnect countdown as a person does: waits (up to `timeoutMs`) for
+   * "Reconnecting in N s" with N >= `from`, calls `onCounting()` then (without waiting for it),
+   * and reads the indicator every 100 ms until it shows something else. Returns each number
+   * shown, in order, with when it first showed ({seconds, at}), and the text that followed.
+   * Never clicks "Retry now".
+   */
+  async watchCountdown({ from = 3, timeoutMs = 60_000, onCounting = () => {} } = {}) {
+    const countdown = /^Reconnecting in (\d+) s$/;
+    const first = await eventually(`${this.name}'s page to count down from ${from} s or more`,
+      () => this.connection(), (text) => Number(countdown.exec(text)?.[1] ?? 0) >= from, timeoutMs);
+    const shown = [{ seconds: Number(countdown.exec(first)[1]), at: Date.now() }];
+    onCounting();
+    // The engine's backoff is capped at 30 s: no countdown outlasts that.
+    const deadline = Date.now() + (shown[0].seconds + 10) * 1000;
+    for (;;) {
+      await sleep(100);
+      const text = await this.connection();
+      const match = countdown.exec(text);
+      if (!match) return { shown, then: text };
+      const seconds = Number(match[1]);
+      if (seconds !== shown.at(-1).seconds) shown.push({ seconds, at: Date.now() });
+      if (Date.now() > deadline) {
+        throw new Error(`${this.name}'s countdown did not end: ${JSON.stringify(shown)}`);
+      }
+    }
   }
 
   /** Types into the composer key by key (as a person does) and presses Enter. */

@@ -25,7 +25,9 @@ export const webDemo = process.env.PARLEY_WEB_DEMO ?? join(repo, 'web-demo');
 export const testPages = join(here, '..', 'pages');
 /** Where screenshots are saved for CI (a folder under the build tree). */
 export const artifacts = process.env.PARLEY_ARTIFACTS_DIR ?? join(repo, 'build', 'browser-artifacts');
-/** wasm/README.md: its "Use in the browser" example is run as written. */
+/** README.md: its "Use in the browser" example is run as written. */
+export const readme = join(repo, 'README.md');
+/** wasm/README.md (the npm package's README): must show the same example. */
 export const wasmReadme = join(repo, 'wasm', 'README.md');
 /** Debian's Chromium. */
 export const chromiumPath = process.env.PARLEY_CHROMIUM ?? '/usr/bin/chromium';

@@ -1,6 +1,8 @@
 // The real parley-server for a test: random loopback port (--port 0 --port-file), --dev, a
 // fresh data folder, and a web root assembled from web-demo/ plus the built SDK package, so
-// the demo runs exactly the parley.mjs/parley.wasm under test. Stopped by its PID.
+// the demo runs exactly the parley.mjs/parley.wasm under test. Stopped by its PID; freeze(),
+// crash() and restart() hang it, kill it and bring it back on the same port and data folder,
+// as a crashed server restarted by its supervisor.
 import { spawn } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -39,23 +41,28 @@ async function readPort(portFile, child) {
 export class ServerProcess {
   #child;
   #dir;
+  #webRoot;
+  #extraArgs;
   #log = [];
 
   /** Starts the server; extra flags (e.g. ['--typing-expiry-ms', '2000']) are appended. */
   static async start(extraArgs = []) {
     const server = new ServerProcess();
-    await server.#start(extraArgs);
+    server.#extraArgs = extraArgs;
+    server.#dir = await mkdtemp(join(tmpdir(), 'parley-browser-'));
+    server.#webRoot = await assembleWebRoot(server.#dir);
+    await server.#launch(0);
     return server;
   }
 
-  async #start(extraArgs) {
-    this.#dir = await mkdtemp(join(tmpdir(), 'parley-browser-'));
-    const webRoot = await assembleWebRoot(this.#dir);
+  // Spawns the server on `port` (0: any free one) and waits for the port it reports.
+  async #launch(port) {
     const portFile = join(this.#dir, 'port');
+    await rm(portFile, { force: true });
     this.#child = spawn(serverBin, [
-      '--host', '127.0.0.1', '--port', '0', '--port-file', portFile,
+      '--host', '127.0.0.1', '--port', String(port), '--port-file', portFile,
       '--data', join(this.#dir, 'data'), '--dev', '--jwt-secret', 'browser-test-secret',
-      '--web-root', webRoot, ...extraArgs,
+      '--web-root', this.#webRoot, ...this.#extraArgs,
     ], { stdio: ['ignore', 'pipe', 'pipe'] });
     for (const stream of [this.#child.stdout, this.#child.stderr]) {
       stream.setEncoding('utf8');
@@ -73,6 +80,29 @@ export class ServerProcess {
     this.wsUrl = `ws://127.0.0.1:${this.port}/ws`;
   }
 
+  /** Freezes the server (SIGSTOP): connections stay open but nothing is read or answered. */
+  freeze() {
+    process.kill(this.#child.pid, 'SIGSTOP');
+  }
+
+  /**
+   * Kills the server at once (SIGKILL: no close handshakes, as a crash), keeping its data folder.
+   * Every client sees its connection drop; what was acknowledged is on disk.
+   */
+  async crash() {
+    const child = this.#child;
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    process.kill(child.pid, 'SIGKILL');
+    await exited;
+  }
+
+  /** Starts the server again after crash(): same port, data folder, web root and flags. */
+  async restart() {
+    this.#log.push('--- restarted by the test ---\n');
+    await this.#launch(this.port);
+  }
+
   /** Everything the server printed, for failure messages. */
   log() {
     return this.#log.join('');
@@ -83,6 +113,7 @@ export class ServerProcess {
     const child = this.#child;
     if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((resolve) => child.once('exit', resolve));
+      process.kill(child.pid, 'SIGCONT');  // in case a test froze it and failed before crash()
       process.kill(child.pid, 'SIGTERM');
       const timer = new AbortController();
       const stopped = await Promise.race([exited.then(() => true),
