@@ -51,6 +51,9 @@ class server_process {
   void kill_hard();
   /// SIGTERM + bounded waitpid (10 s), then SIGKILL.
   void terminate();
+  /// Waits up to `timeout` for the process to end by itself (e.g. after a signal the test sent
+  /// to pid()); true once it has ended, with exit_status() set. 0 ms asks "has it ended yet?".
+  bool wait_exit(std::chrono::milliseconds timeout) { return reap(timeout); }
   /// Starts again (stopping hard first if still running) with the same data dir, args and port.
   void restart();
   /// The server's --data directory (also holds its port file and log).
