@@ -259,11 +259,14 @@ class server_run {
   void pump() {
     for (auto& s : slots_) {
       if (!s.logic) continue;
-      std::size_t messages = 0;
+      server::frame_parts frame;
       int frames = 0;
-      while (auto bytes = s.logic->poll_transmit(messages)) {
+      while (s.logic->poll_transmit(frame)) {
         expect(++frames < max_frames_per_pump, "poll_transmit drains");
-        check_frame(s, *bytes, messages);
+        const auto bytes = frame.joined();
+        expect(bytes.size() == frame.bytes, "frame_parts counts its bytes");
+        check_frame(s, bytes, frame.messages.size());
+        frame.clear();
       }
       // The driver closes the WebSocket and the session goes away.
       if (s.logic->poll_close()) close(s);

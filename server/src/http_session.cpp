@@ -56,11 +56,12 @@ http::status refusal_for(const error_code& ec) {
 
 template <class Stream>
 http_session<Stream>::http_session(Stream&& stream, connection_slot slot, shared_state& hub,
-                                   http_routes& routes)
+                                   http_routes& routes, cork& corks)
     : stream_(std::move(stream)),
       slot_(std::move(slot)),
       hub_(hub),
       routes_(routes),
+      corks_(corks),
       request_timeout_(hub.options().request_timeout_ms) {}
 
 template <class Stream>
@@ -120,7 +121,8 @@ void http_session<Stream>::on_read(error_code ec, std::size_t) {
     if (target.substr(0, target.find('?')) == "/ws") {
       // The WebSocket takes the stream (and TLS state) over; the HTTP session ends here.
       beast::get_lowest_layer(stream_).expires_never();
-      std::make_shared<websocket_session<Stream>>(std::move(stream_), std::move(slot_), hub_)
+      std::make_shared<websocket_session<Stream>>(std::move(stream_), std::move(slot_), hub_,
+                                                  corks_)
           ->run(parser_->release());
       return;
     }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "address_limits.hpp"
+#include "cork.hpp"
 #include "http_routes.hpp"
 #include "net.hpp"
 #include "shared_state.hpp"
@@ -26,7 +27,9 @@ template <class Stream>
 class http_session : public std::enable_shared_from_this<http_session<Stream>> {
  public:
   /// Takes over an accepted connection and its place in the per-address count.
-  http_session(Stream&& stream, connection_slot slot, shared_state& hub, http_routes& routes);
+  /// `corks` is handed on to the WebSocket session an upgrade starts.
+  http_session(Stream&& stream, connection_slot slot, shared_state& hub, http_routes& routes,
+               cork& corks);
   /// Starts the TLS handshake (TLS) or reading requests (plain).
   void run();
 
@@ -50,6 +53,7 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
   beast::flat_buffer buffer_;
   shared_state& hub_;
   http_routes& routes_;
+  cork& corks_;
   // request_timeout_ms: bounds the TLS handshake, each request and each idle keep-alive wait.
   std::chrono::milliseconds request_timeout_;
   // A fresh parser per request: its limits apply per request.

@@ -48,13 +48,15 @@ void discard_until_closed(std::shared_ptr<plain_stream> stream,
 }  // namespace
 
 listener::listener(net::io_context& ioc, const tcp::endpoint& endpoint, shared_state& hub,
-                   http_routes& routes, address_limits& connections, ssl::context* tls)
+                   http_routes& routes, address_limits& connections, cork& corks,
+                   ssl::context* tls)
     : ioc_(ioc),
       acceptor_(ioc),
       retry_(ioc),
       hub_(hub),
       routes_(routes),
       connections_(connections),
+      corks_(corks),
       tls_(tls) {
   acceptor_.open(endpoint.protocol());
   acceptor_.set_option(net::socket_base::reuse_address(true));
@@ -94,11 +96,11 @@ void listener::on_accept(error_code ec, tcp::socket socket) {
   socket.set_option(tcp::no_delay(true), option_ec);
   if (tls_ != nullptr) {
     std::make_shared<http_session<tls_stream>>(tls_stream(std::move(socket), *tls_),
-                                               std::move(*slot), hub_, routes_)
+                                               std::move(*slot), hub_, routes_, corks_)
         ->run();
   } else {
     std::make_shared<http_session<plain_stream>>(plain_stream(std::move(socket)),
-                                                 std::move(*slot), hub_, routes_)
+                                                 std::move(*slot), hub_, routes_, corks_)
         ->run();
   }
 }

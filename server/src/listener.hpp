@@ -3,6 +3,7 @@
 #pragma once
 
 #include "address_limits.hpp"
+#include "cork.hpp"
 #include "http_routes.hpp"
 #include "net.hpp"
 #include "shared_state.hpp"
@@ -21,7 +22,7 @@ class listener : public std::enable_shared_from_this<listener> {
   /// `tls`, every connection speaks TLS; `tls` and `connections` must outlive the io_context's
   /// sessions. Throws boost::system::system_error when the address cannot be bound.
   listener(net::io_context& ioc, const tcp::endpoint& endpoint, shared_state& hub,
-           http_routes& routes, address_limits& connections, ssl::context* tls);
+           http_routes& routes, address_limits& connections, cork& corks, ssl::context* tls);
 
   /// Starts accepting.
   void run() { do_accept(); }
@@ -42,6 +43,7 @@ class listener : public std::enable_shared_from_this<listener> {
   shared_state& hub_;
   http_routes& routes_;
   address_limits& connections_;
+  cork& corks_;  // handed on to WebSocket sessions
   ssl::context* tls_;  // null: plain HTTP and ws://
 };
 

@@ -2,6 +2,21 @@
 
 namespace parley::server {
 
+namespace {
+
+/// Above this many slots an empty queue gives its memory back: a burst (a join's replay, a
+/// reconnect's backlog) should not stay allocated on a connection that has gone quiet.
+constexpr std::size_t kept_capacity = 8;
+
+}  // namespace
+
+std::string frame_parts::joined() const {
+  std::string payload;
+  payload.reserve(bytes);
+  for (const auto& message : messages) payload.append(*message);
+  return payload;
+}
+
 push_result outbound_queue::push(shared_buffer message, bool droppable) {
   // Ephemeral messages give way early so that a backed-up session keeps its room-log events.
   if (droppable && bytes_ > max_bytes_ / 2) return push_result::dropped;
@@ -11,34 +26,33 @@ push_result outbound_queue::push(shared_buffer message, bool droppable) {
   return push_result::queued;
 }
 
-shared_buffer outbound_queue::take_frame(std::size_t& messages) {
-  messages = 0;
-  if (pending_.empty()) return nullptr;
-  std::size_t count = 1;
-  std::size_t size = pending_.front()->size();
-  while (count < pending_.size() && count < frame_messages_ &&
-         size + pending_[count]->size() <= frame_bytes_) {
-    size += pending_[count]->size();
+bool outbound_queue::take_frame(frame_parts& frame) {
+  if (empty()) return false;
+  std::size_t count = 0;
+  while (head_ < pending_.size() && count < frame_messages_) {
+    auto& next = pending_[head_];
+    // The first message always goes, even alone over frame_bytes (max_text bounds it).
+    if (count > 0 && frame.bytes + next->size() > frame_bytes_) break;
+    frame.bytes += next->size();
+    frame.messages.push_back(std::move(next));
+    ++head_;
     ++count;
   }
-  messages = count;
-  bytes_ -= size;
-  if (count == 1) {
-    auto only = std::move(pending_.front());
-    pending_.pop_front();
-    return only;
+  bytes_ -= frame.bytes;
+  if (empty()) {
+    clear();
+  } else if (head_ > kept_capacity && head_ * 2 > pending_.size()) {
+    // A session that never quite catches up must not grow the taken prefix forever.
+    pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(head_));
+    head_ = 0;
   }
-  auto frame = std::make_shared<std::string>();
-  frame->reserve(size);
-  for (std::size_t i = 0; i < count; ++i) {
-    frame->append(*pending_.front());
-    pending_.pop_front();
-  }
-  return frame;
+  return true;
 }
 
 void outbound_queue::clear() {
   pending_.clear();
+  if (pending_.capacity() > kept_capacity) pending_.shrink_to_fit();
+  head_ = 0;
   bytes_ = 0;
 }
 

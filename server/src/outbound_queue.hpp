@@ -1,17 +1,33 @@
 // A session's bounded outbound queue. Messages arrive already encoded as shared buffers (a
 // broadcast is encoded once and the same bytes are queued for every recipient); take_frame()
-// coalesces what is pending into one WebSocket frame, which is the protocol's batching.
+// hands out what is pending, oldest first, as the parts of one WebSocket frame, which is the
+// protocol's batching. The parts are never copied: the plain-TCP driver gathers them into one
+// sendmsg behind a frame header.
 #pragma once
 
 #include <cstddef>
-#include <deque>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace parley::server {
 
 /// An encoded message shared by every recipient.
 using shared_buffer = std::shared_ptr<const std::string>;
+
+/// The messages of one outgoing frame, in order; written back to back they are its payload.
+struct frame_parts {
+  std::vector<shared_buffer> messages;
+  std::size_t bytes = 0;  // payload size: the messages' sizes summed
+
+  bool empty() const { return messages.empty(); }
+  void clear() {
+    messages.clear();
+    bytes = 0;
+  }
+  /// The payload as one buffer (for TLS, where each write is its own record, and for tests).
+  std::string joined() const;
+};
 
 /// What push() did with a message.
 enum class push_result {
@@ -31,19 +47,22 @@ class outbound_queue {
 
   /// Queues `message`; see push_result.
   push_result push(shared_buffer message, bool droppable);
-  /// The next frame: the oldest pending messages concatenated (the buffer itself when only one
-  /// fits). Null when nothing is pending. Sets `messages` to how many it holds.
-  shared_buffer take_frame(std::size_t& messages);
+  /// Moves the oldest pending messages that fit one frame into `frame` (which must be empty).
+  /// False, leaving it empty, when nothing is pending.
+  bool take_frame(frame_parts& frame);
   /// Drops everything pending (the session is closing abortively).
   void clear();
 
-  bool empty() const { return pending_.empty(); }
+  bool empty() const { return head_ == pending_.size(); }
   /// Bytes pending (not counting a frame already taken).
   std::size_t bytes() const { return bytes_; }
 
  private:
   std::size_t max_bytes_, frame_bytes_, frame_messages_;
-  std::deque<shared_buffer> pending_;
+  // A vector consumed from head_ rather than a deque: libstdc++'s deque allocates ~600 bytes
+  // even when empty, which every idle connection would pay.
+  std::vector<shared_buffer> pending_;
+  std::size_t head_ = 0;
   std::size_t bytes_ = 0;
 };
 

@@ -53,7 +53,7 @@ server_runtime::server_runtime(server_options options)
       hub_timer_(ioc_),
       stop_timer_(ioc_),
       listener_(std::make_shared<listener>(ioc_, resolve(ioc_, options_), hub_, routes_,
-                                           connections_, tls_ ? &*tls_ : nullptr)) {
+                                           connections_, corks_, tls_ ? &*tls_ : nullptr)) {
   hub_.on_deadline_change([this] { arm_hub_timer(); });
 }
 
@@ -77,6 +77,7 @@ int server_runtime::run() {
   listener_->run();
   arm_hub_timer();
   ioc_.run();
+  corks_.drop();
   stopped_ = true;
   log_line(log_level::info, "parley-server stopped");
   return 0;

@@ -5,6 +5,7 @@
 
 #include "address_limits.hpp"
 #include "config.hpp"
+#include "cork.hpp"
 #include "http_routes.hpp"
 #include "instant.hpp"
 #include "listener.hpp"
@@ -54,6 +55,9 @@ class server_runtime {
   // Declared after everything sessions refer to: destroying the io_context destroys the
   // sessions still queued in it, and they detach from hub_ as they go.
   net::io_context ioc_{1};
+  // After the io_context: dropped (in run) and destroyed while the sessions it holds can still
+  // close their sockets.
+  cork corks_{ioc_.get_executor()};
   net::signal_set signals_;
   net::steady_timer hub_timer_;
   net::steady_timer stop_timer_;

@@ -128,10 +128,10 @@ void session_logic::shutdown(proto::close_code code) {
 
 // ---- outputs ----------------------------------------------------------------------------------
 
-shared_buffer session_logic::poll_transmit(std::size_t& messages) {
-  auto frame = queue_.take_frame(messages);
-  if (frame) hub_.stats().frame_out(frame->size(), messages);
-  return frame;
+bool session_logic::poll_transmit(frame_parts& frame) {
+  if (!queue_.take_frame(frame)) return false;
+  hub_.stats().frame_out(frame.bytes, frame.messages.size());
+  return true;
 }
 
 std::optional<proto::close_code> session_logic::poll_close() const {

@@ -10,7 +10,7 @@
 //   s.on_output([&] { pump(); });            // broadcasts from other sessions arrive any time
 //   on every frame:   s.handle_frame(bytes, now); pump();
 //   on the timer:     s.handle_timeout(now); pump();
-//   pump():  while (auto f = s.poll_transmit(n)) write f (one write in flight at a time);
+//   pump():  while (s.poll_transmit(parts)) write parts as one frame (one write in flight);
 //            if (auto code = s.poll_close()) close the WebSocket with code;
 //            arm the timer for s.poll_timeout().
 #pragma once
@@ -57,8 +57,9 @@ class session_logic {
   void shutdown(proto::close_code code);
 
   // ---- outputs ----
-  /// The next frame to write (pending messages coalesced), or null. `messages` = its count.
-  shared_buffer poll_transmit(std::size_t& messages);
+  /// Moves the next frame's messages (pending messages coalesced) into `frame`, which must be
+  /// empty; false when nothing is pending.
+  bool poll_transmit(frame_parts& frame);
   /// The close code once the session must close and all output has been taken.
   std::optional<proto::close_code> poll_close() const;
   /// The next deadline for handle_timeout, or millis::max().

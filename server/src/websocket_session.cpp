@@ -2,6 +2,8 @@
 
 #include "log.hpp"
 
+#include <cstring>
+
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/websocket.hpp>
 
@@ -14,14 +16,16 @@ namespace websocket = beast::websocket;
 
 template <class Stream>
 websocket_session<Stream>::websocket_session(Stream&& stream, connection_slot slot,
-                                             shared_state& hub)
+                                             shared_state& hub, cork& corks)
     : slot_(std::move(slot)),
       hub_(hub),
+      corks_(corks),
       ws_(std::move(stream)),
       timer_(ws_.get_executor()),
       logic_(hub, read_clocks()) {
-  // Broadcasts from other sessions land in the logic's queue at any time; write them out.
-  logic_.on_output([this] { pump(); });
+  // Broadcasts from other sessions land in the logic's queue at any time; they are written
+  // once the loop's current burst of input is over.
+  logic_.on_output([this] { hold(); });
 }
 
 template <class Stream>
@@ -60,12 +64,13 @@ void websocket_session<Stream>::on_accept(error_code ec) {
 
 template <class Stream>
 void websocket_session<Stream>::do_read() {
-  ws_.async_read(buffer_,
-                 beast::bind_front_handler(&websocket_session::on_read, this->shared_from_this()));
+  ws_.async_read_some(net::buffer(read_space_), beast::bind_front_handler(
+                                                   &websocket_session::on_read,
+                                                   this->shared_from_this()));
 }
 
 template <class Stream>
-void websocket_session<Stream>::on_read(error_code ec, std::size_t) {
+void websocket_session<Stream>::on_read(error_code ec, std::size_t bytes) {
   if (ec) {
     if (ec == websocket::error::message_too_big) {
       // Beast has already failed the connection with close code 1009.
@@ -79,22 +84,46 @@ void websocket_session<Stream>::on_read(error_code ec, std::size_t) {
     }
     return finish();
   }
-  const auto data = buffer_.data();
-  logic_.handle_frame(std::string_view(static_cast<const char*>(data.data()), data.size()),
-                      read_clocks());
-  buffer_.consume(buffer_.size());
-  pump();
+  const std::string_view part(read_space_.data(), bytes);
+  if (!ws_.is_message_done() || large_.size() > 0) {
+    // A message longer than read_space_: gathered here (Beast bounds it by max_frame).
+    const auto space = large_.prepare(part.size());
+    std::memcpy(space.data(), part.data(), part.size());
+    large_.commit(part.size());
+    if (!ws_.is_message_done()) return do_read();
+  }
+  corks_.note_input();
+  if (large_.size() > 0) {
+    const auto data = large_.data();
+    logic_.handle_frame(std::string_view(static_cast<const char*>(data.data()), data.size()),
+                        read_clocks());
+    large_.clear();
+    large_.shrink_to_fit();  // given back: most connections are quiet most of the time
+  } else {
+    logic_.handle_frame(part, read_clocks());
+  }
+  hold();
   // Once closing, the close handshake reads the peer's answer itself.
   if (!closing_ && !finished_) do_read();
 }
 
 template <class Stream>
+void websocket_session<Stream>::hold() {
+  if (held_) return;
+  held_ = true;
+  corks_.hold(this->shared_from_this());
+}
+
+template <class Stream>
+void websocket_session<Stream>::uncork() {
+  held_ = false;
+  pump();
+}
+
+template <class Stream>
 void websocket_session<Stream>::pump() {
   if (!accepted_ || finished_) return;
-  if (!writing_) {
-    std::size_t messages = 0;
-    if (auto frame = logic_.poll_transmit(messages)) do_write(std::move(frame));
-  }
+  if (!writing_) write_frames();
   if (closing_) return;
   // The close code arrives once every frame has been taken; Beast sends the close frame after
   // the write in flight, so nothing queued before the close is lost.
@@ -103,15 +132,34 @@ void websocket_session<Stream>::pump() {
 }
 
 template <class Stream>
-void websocket_session<Stream>::do_write(shared_buffer frame) {
-  writing_ = std::move(frame);
-  ws_.async_write(net::buffer(*writing_), beast::bind_front_handler(&websocket_session::on_write,
-                                                                   this->shared_from_this()));
+void websocket_session<Stream>::write_frames() {
+  if constexpr (tls) {
+    if (!logic_.poll_transmit(frame_)) return;
+    tls_frame_ = frame_.joined();
+    frame_.clear();
+    writing_ = true;
+    ws_.async_write(net::buffer(tls_frame_),
+                    [self = this->shared_from_this()](error_code ec, std::size_t) {
+                      self->on_write(ec);
+                    });
+  } else {
+    auto& out = ws_.next_layer();
+    while (logic_.poll_transmit(frame_)) {
+      if (out.write_frame(frame_)) continue;
+      // The socket took part of it: the rest (and Beast's control frames) wait in the wire.
+      writing_ = true;
+      return out.async_drain(
+          beast::bind_front_handler(&websocket_session::on_write, this->shared_from_this()));
+    }
+    // A burst's big frame should not leave its slots allocated on a quiet connection.
+    if (frame_.messages.capacity() > 8) frame_.messages = {};
+  }
 }
 
 template <class Stream>
-void websocket_session<Stream>::on_write(error_code ec, std::size_t) {
-  writing_.reset();
+void websocket_session<Stream>::on_write(error_code ec) {
+  writing_ = false;
+  if (finished_) return;
   if (ec) {
     fail(ec, "websocket write");
     return finish();
@@ -173,7 +221,11 @@ void websocket_session<Stream>::finish() {
   finished_ = true;
   timer_.cancel();
   error_code ec;
-  beast::get_lowest_layer(ws_).socket().close(ec);
+  if constexpr (tls) {
+    beast::get_lowest_layer(ws_).socket().close(ec);
+  } else {
+    ws_.next_layer().next_layer().close(ec);
+  }
 }
 
 template class websocket_session<plain_stream>;

@@ -2,14 +2,18 @@
 // max_frame: Beast closes 1009 above it), keeps one write in flight with the logic's coalesced
 // frames, runs the logic's one timer, and closes with the code the logic asks for, dropping
 // the socket if the peer does not finish the close handshake within close_timeout. Plain or TLS
-// (`Stream`, as in http_session): the session body is the same.
+// (`Stream`, as in http_session): the session body is the same. Output waits in the `cork`
+// until the loop's burst of input is over; on plain TCP it is then written by `wire` in one
+// sendmsg per frame, on TLS through Beast.
 #pragma once
 
 #include "address_limits.hpp"
+#include "cork.hpp"
 #include "net.hpp"
 #include "outbound_queue.hpp"
 #include "session_logic.hpp"
 #include "shared_state.hpp"
+#include "wire.hpp"
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -17,8 +21,11 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/websocket/stream.hpp>
 
+#include <array>
 #include <chrono>
 #include <memory>
+#include <string>
+#include <type_traits>
 
 namespace parley::server {
 
@@ -28,10 +35,11 @@ inline constexpr std::chrono::seconds close_timeout{5};
 
 /// The I/O side of one client connection.
 template <class Stream>
-class websocket_session : public std::enable_shared_from_this<websocket_session<Stream>> {
+class websocket_session : public std::enable_shared_from_this<websocket_session<Stream>>,
+                          public corked {
  public:
   /// Takes over an upgraded HTTP connection's stream and its place in the per-address count.
-  websocket_session(Stream&& stream, connection_slot slot, shared_state& hub);
+  websocket_session(Stream&& stream, connection_slot slot, shared_state& hub, cork& corks);
   ~websocket_session();
 
   /// Completes the WebSocket handshake for the upgrade `request` and starts the session.
@@ -41,11 +49,19 @@ class websocket_session : public std::enable_shared_from_this<websocket_session<
   void on_accept(error_code ec);
   void do_read();
   void on_read(error_code ec, std::size_t bytes);
-  /// Writes the next frame if none is in flight, starts the close the logic asks for, and
-  /// re-arms the timer. Runs after every input and whenever the logic reports new output.
+  static constexpr bool tls = std::is_same_v<Stream, tls_stream>;
+  /// Beast's next layer: on plain TCP the `wire`, which owns the write side.
+  using next_layer = std::conditional_t<tls, Stream, wire>;
+
+  /// Holds this session's output until the loop's burst of input is over.
+  void hold();
+  void uncork() override;
+  /// Writes pending frames unless a write is in flight, starts the close the logic asks for,
+  /// and re-arms the timer. Runs once output is released and after every write and timeout.
   void pump();
-  void do_write(shared_buffer frame);
-  void on_write(error_code ec, std::size_t bytes);
+  /// Writes frames until the logic has none or one has to wait for the socket.
+  void write_frames();
+  void on_write(error_code ec);
   void do_close(proto::close_code code);
   void on_close(error_code ec);
   void arm_timer();
@@ -56,11 +72,18 @@ class websocket_session : public std::enable_shared_from_this<websocket_session<
   // Declared first: given back only after the socket below has been closed.
   connection_slot slot_;
   shared_state& hub_;
-  beast::websocket::stream<Stream> ws_;
-  beast::flat_buffer buffer_;
+  cork& corks_;
+  beast::websocket::stream<next_layer> ws_;
+  // Where Beast puts what it reads. Small and inline: an idle connection always has a read
+  // pending, and most client messages fit; longer ones are gathered in large_.
+  std::array<char, 256> read_space_;
+  beast::flat_buffer large_;
   net::steady_timer timer_;
-  shared_buffer writing_;  // the frame in flight, kept alive until its write completes
+  frame_parts frame_;       // the next frame's messages (its vector's capacity is reused)
+  std::string tls_frame_;   // TLS: the frame in flight, one buffer so it is one TLS record
   proto::millis armed_ = proto::millis::max();
+  bool writing_ = false;  // a write waits for the socket (plain) or Beast (TLS)
+  bool held_ = false;     // in the cork
   bool accepted_ = false;
   bool closing_ = false;
   bool finished_ = false;

@@ -24,10 +24,11 @@ struct drained {
 
 drained drain(server::session_logic& session) {
   drained out;
-  std::size_t count = 0;
-  while (auto frame = session.poll_transmit(count)) {
+  server::frame_parts frame;
+  while (session.poll_transmit(frame)) {
     ++out.frames;
-    auto decoded = proto::decode_frame(*frame);
+    auto decoded = proto::decode_frame(frame.joined());
+    frame.clear();
     EXPECT_TRUE(decoded) << "server frame does not decode";
     for (auto& m : decoded.messages) out.messages.push_back(std::move(m));
   }

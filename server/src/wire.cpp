@@ -1,0 +1,139 @@
+#include "wire.hpp"
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <cerrno>
+
+namespace parley::server {
+namespace {
+
+/// Pieces per sendmsg: a full frame of max_batch messages plus a header, with room to spare.
+/// (Linux takes up to 1024; more pieces would only make one call longer.)
+constexpr std::size_t max_pieces = 256;
+
+/// The header of a final, unmasked binary frame of `size` payload bytes (RFC 6455 §5.2): a
+/// server's frames are never masked, so it is the same for every recipient of that size.
+std::size_t frame_header(std::size_t size, std::array<unsigned char, 10>& header) {
+  header[0] = 0x82;  // FIN + binary
+  if (size < 126) {
+    header[1] = static_cast<unsigned char>(size);
+    return 2;
+  }
+  if (size <= 0xFFFF) {
+    header[1] = 126;
+    header[2] = static_cast<unsigned char>(size >> 8);
+    header[3] = static_cast<unsigned char>(size);
+    return 4;
+  }
+  header[1] = 127;
+  for (int i = 0; i < 8; ++i) {
+    header[2 + i] = static_cast<unsigned char>(static_cast<std::uint64_t>(size) >> (56 - 8 * i));
+  }
+  return 10;
+}
+
+std::size_t chunk_size(const std::size_t header_size, const std::vector<shared_buffer>& parts) {
+  std::size_t size = header_size;
+  for (const auto& part : parts) size += part->size();
+  return size;
+}
+
+}  // namespace
+
+bool wire::write_frame(frame_parts& frame) {
+  chunk next;
+  next.header_size = frame_header(frame.bytes, next.header);
+  next.parts = std::move(frame.messages);
+  const std::size_t size = next.header_size + frame.bytes;
+  frame.clear();
+  if (!queue_.empty() || failed_) {
+    // Behind bytes still waiting (or on a failed socket, where async_drain reports it).
+    queue_.push_back(std::move(next));
+    flush();
+    return queue_.empty();
+  }
+  // The common case: nothing waits, so the frame goes now without entering the queue.
+  const std::size_t written = send(&next, 1, 0);
+  if (written == size) {
+    // Hand the (now empty) vector's capacity back to the caller for the next frame.
+    next.parts.clear();
+    frame.messages = std::move(next.parts);
+    return true;
+  }
+  if (failed_) return false;  // async_drain reports the error
+  queue_.push_back(std::move(next));
+  offset_ = written;
+  return false;
+}
+
+void wire::queue_raw(shared_buffer bytes) {
+  if (bytes->empty()) return;  // nothing to write, and an empty chunk would never drain
+  chunk raw;
+  raw.parts.push_back(std::move(bytes));
+  queue_.push_back(std::move(raw));
+  flush();
+}
+
+void wire::flush() {
+  for (;;) {
+    // Drop every chunk fully written.
+    std::size_t done = 0;
+    while (done < queue_.size()) {
+      const std::size_t size = chunk_size(queue_[done].header_size, queue_[done].parts);
+      if (offset_ < size) break;
+      offset_ -= size;
+      ++done;
+    }
+    queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(done));
+    if (queue_.empty() || failed_) break;
+    const std::size_t written = send(queue_.data(), queue_.size(), offset_);
+    if (written == 0) return;
+    offset_ += written;
+  }
+  if (queue_.empty()) {
+    offset_ = 0;
+    // Release a backlog's slots once the connection is quiet again.
+    if (queue_.capacity() > 4) queue_.shrink_to_fit();
+  }
+}
+
+std::size_t wire::send(const chunk* chunks, std::size_t count, std::size_t offset) {
+  std::array<iovec, max_pieces> pieces;
+  std::size_t used = 0;
+  auto add = [&](const void* data, std::size_t size) {
+    if (offset >= size) {  // already written
+      offset -= size;
+      return;
+    }
+    pieces[used].iov_base = const_cast<char*>(static_cast<const char*>(data) + offset);
+    pieces[used].iov_len = size - offset;
+    offset = 0;
+    ++used;
+  };
+  for (std::size_t c = 0; c < count && used < max_pieces; ++c) {
+    add(chunks[c].header.data(), chunks[c].header_size);
+    for (const auto& part : chunks[c].parts) {
+      if (used == max_pieces) break;
+      add(part->data(), part->size());
+    }
+  }
+  msghdr message{};
+  message.msg_iov = pieces.data();
+  message.msg_iovlen = used;
+  const int fd = socket_.native_handle();
+  for (;;) {
+    // Non-blocking whatever mode Asio left the descriptor in; no SIGPIPE from a reset peer.
+    const ssize_t written = ::sendmsg(fd, &message, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (written >= 0) return static_cast<std::size_t>(written);
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) {
+      failed_ = error_code(errno, boost::system::system_category());
+      queue_.clear();
+      offset_ = 0;
+    }
+    return 0;
+  }
+}
+
+}  // namespace parley::server
