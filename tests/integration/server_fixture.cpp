@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <sstream>
+#include <stdexcept>
 #include <thread>
 
 namespace parley::test {
@@ -72,6 +73,31 @@ std::uint64_t flood_until_cut(const server_process& server, wire_client& writer,
     }
   }
   return sent;
+}
+
+std::unique_ptr<raw_socket> raw_signed_in(const server_process& server, const std::string& user,
+                                          int receive_buffer) {
+  auto raw = std::make_unique<raw_socket>(server.port(), receive_buffer);
+  if (!raw->upgrade()) throw std::runtime_error("upgrade refused");
+  raw->send_frame(2, proto::encode(proto::hello{1, 1, token_for(user), "raw"}));
+  const auto frame = raw->read_frame();
+  if (!frame) throw std::runtime_error("no welcome");
+  proto::decode_limits generous;
+  generous.max_frame = 1 << 20;
+  const auto decoded = proto::decode_frame(frame->payload, generous);
+  if (!decoded || decoded.messages.empty() ||
+      !std::holds_alternative<proto::welcome>(decoded.messages.front())) {
+    throw std::runtime_error("hello was not answered with welcome");
+  }
+  return raw;
+}
+
+std::vector<proto::message> raw_messages(raw_socket& raw) {
+  const auto frame = raw.read_frame();
+  if (!frame || frame->opcode != 2) return {};
+  proto::decode_limits generous;
+  generous.max_frame = 1 << 20;
+  return proto::decode_frame(frame->payload, generous).messages;
 }
 
 bool wait_until(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace parley::test {
 
@@ -43,6 +44,12 @@ std::optional<double> metric(const server_process& server, std::string_view seri
 std::uint64_t flood_until_cut(const server_process& server, wire_client& writer,
                               const std::string& room, double stalled);
 
+/// A WebSocket over a raw_socket that has said hello as `user`; throws if refused.
+/// `receive_buffer` as for raw_socket.
+std::unique_ptr<raw_socket> raw_signed_in(const server_process& server, const std::string& user,
+                                          int receive_buffer = 0);
+/// The messages of one binary frame read from a raw connection (empty on timeout or non-binary).
+std::vector<proto::message> raw_messages(raw_socket& raw);
 /// Polls `condition` until it holds or `timeout` passes; returns whether it held.
 bool wait_until(const std::function<bool()>& condition,
                 std::chrono::milliseconds timeout = reply_wait);

@@ -295,32 +295,6 @@ proto::error expect_error(wire_client& client, error_code code, const std::strin
   return *e;
 }
 
-/// A WebSocket over a raw_socket that has said hello as `user`; throws if refused.
-std::unique_ptr<raw_socket> raw_signed_in(const server_process& server, const std::string& user) {
-  auto raw = std::make_unique<raw_socket>(server.port());
-  if (!raw->upgrade()) throw std::runtime_error("upgrade refused");
-  raw->send_frame(2, proto::encode(proto::hello{1, 1, token_for(user), "hostile"}));
-  const auto frame = raw->read_frame();
-  if (!frame) throw std::runtime_error("no welcome");
-  proto::decode_limits generous;
-  generous.max_frame = 1 << 20;
-  const auto decoded = proto::decode_frame(frame->payload, generous);
-  if (!decoded || decoded.messages.empty() ||
-      !std::holds_alternative<proto::welcome>(decoded.messages.front())) {
-    throw std::runtime_error("hello was not answered with welcome");
-  }
-  return raw;
-}
-
-/// The messages of one binary frame read from a raw connection (empty on timeout or non-binary).
-std::vector<proto::message> raw_messages(raw_socket& raw) {
-  const auto frame = raw.read_frame();
-  if (!frame || frame->opcode != 2) return {};
-  proto::decode_limits generous;
-  generous.max_frame = 1 << 20;
-  return proto::decode_frame(frame->payload, generous).messages;
-}
-
 /// A ping of exactly `size` bytes: [17, {"n": 1, "pad": <str16>}]; the unknown key is ignored.
 std::string ping_of_size(std::size_t size) {
   const std::string str16_head("\xda\x00\x00", 3);

@@ -103,8 +103,9 @@ struct ws_frame {
 /// reading. No thread: a non-blocking socket driven by poll, every call bounded by a timeout.
 class raw_socket {
  public:
-  /// Connects to 127.0.0.1:<port>; throws on failure.
-  explicit raw_socket(std::uint16_t port);
+  /// Connects to 127.0.0.1:<port>; throws on failure. `receive_buffer`: SO_RCVBUF set before
+  /// connecting (0 = system default), to make a peer that stops reading back up sooner.
+  explicit raw_socket(std::uint16_t port, int receive_buffer = 0);
   ~raw_socket();
   raw_socket(const raw_socket&) = delete;
   raw_socket& operator=(const raw_socket&) = delete;
