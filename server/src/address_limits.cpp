@@ -8,10 +8,14 @@ namespace {
 namespace ip = boost::asio::ip;
 
 ip::address canonical(const ip::address& address) {
-  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
-    return ip::make_address_v4(ip::v4_mapped, address.to_v6());
-  }
-  return address;
+  if (!address.is_v6()) return address;
+  const auto v6 = address.to_v6();
+  if (v6.is_v4_mapped()) return ip::make_address_v4(ip::v4_mapped, v6);
+  // One IPv6 host normally holds a whole /64 (SLAAC, privacy addresses) and can pick a fresh
+  // address in it for every connection: the network, not the address, is what one host is.
+  auto bytes = v6.to_bytes();
+  for (std::size_t i = 8; i < bytes.size(); ++i) bytes[i] = 0;
+  return ip::address_v6(bytes);
 }
 
 }  // namespace

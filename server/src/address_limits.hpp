@@ -46,7 +46,8 @@ class address_limits {
 
   /// A slot for a new connection from `address`, or nullopt when that address already holds
   /// `limit` connections. An IPv4-mapped IPv6 address counts as its IPv4 address, so a
-  /// dual-stack listener cannot be used to double a host's share.
+  /// dual-stack listener cannot be used to double a host's share; any other IPv6 address
+  /// counts as its /64 network, which one host can hold whole.
   std::optional<connection_slot> open(const boost::asio::ip::address& address);
   /// Connections currently counted for `address` (always 0 without a limit).
   std::uint32_t open_from(const boost::asio::ip::address& address) const;

@@ -63,7 +63,7 @@ const option_spec specs[] = {
     {"request_timeout_ms", &server_options::request_timeout_ms,
      "an HTTP request must arrive whole within this; idle keep-alive limit"},
     {"max_connections_per_ip", &server_options::max_connections_per_ip,
-     "open connections per client address (else HTTP 429); 0 = no limit"},
+     "open connections per client address, IPv6 per /64 (else HTTP 429); 0 = no limit"},
     {"max_connections_per_user", &server_options::max_connections_per_user,
      "sessions per user (else close 4006); 0 = no limit"},
     {"log_level", &server_options::log_level, "debug, info, warn or error"},

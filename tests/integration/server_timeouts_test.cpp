@@ -239,6 +239,15 @@ TEST(ServerConnectionLimits, SlotsAreCountedPerAddressAndGivenBack) {
   b.reset();
   EXPECT_EQ(limits.addresses(), 0u);
 
+  // Every address of one IPv6 /64 is one host; the next /64 is another.
+  server::address_limits per_network(2);
+  auto first = per_network.open(ip::make_address("2001:db8:0:1::1"));
+  auto second = per_network.open(ip::make_address("2001:db8:0:1:dead:beef:0:2"));
+  ASSERT_TRUE(first && second);
+  EXPECT_FALSE(per_network.open(ip::make_address("2001:db8:0:1:ffff::3")).has_value());
+  EXPECT_EQ(per_network.open_from(ip::make_address("2001:db8:0:1::99")), 2u);
+  EXPECT_TRUE(per_network.open(ip::make_address("2001:db8:0:2::1")).has_value());
+
   server::address_limits unlimited(0);
   std::vector<server::connection_slot> many;
   for (int i = 0; i < 1000; ++i) many.push_back(*unlimited.open(host));
