@@ -1,0 +1,89 @@
+// The session's outbound queue alone: frame limits, the byte bound, and order kept while a
+// session that never quite catches up is drained a frame at a time.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "outbound_queue.hpp"
+
+namespace parley::test {
+namespace {
+
+using server::frame_parts;
+using server::outbound_queue;
+using server::push_result;
+
+server::shared_buffer message(std::size_t size, char fill = 'm') {
+  return std::make_shared<const std::string>(size, fill);
+}
+
+TEST(ServerOutboundQueue, FramesStayWithinTheClientsLimitsExceptForOneBigMessage) {
+  outbound_queue queue(1 << 20, /*frame_bytes=*/100, /*frame_messages=*/3);
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(queue.push(message(10), false), push_result::queued);
+  frame_parts frame;
+  ASSERT_TRUE(queue.take_frame(frame));
+  EXPECT_EQ(frame.messages.size(), 3u);  // the message limit
+  EXPECT_EQ(frame.bytes, 30u);
+  EXPECT_EQ(frame.joined(), std::string(30, 'm'));
+  frame.clear();
+  ASSERT_TRUE(queue.take_frame(frame));
+  EXPECT_EQ(frame.messages.size(), 2u);
+  frame.clear();
+  EXPECT_FALSE(queue.take_frame(frame));
+  EXPECT_TRUE(frame.empty());
+
+  queue.push(message(60), false);
+  queue.push(message(60), false);
+  queue.push(message(500), false);  // alone over frame_bytes: still goes, alone
+  ASSERT_TRUE(queue.take_frame(frame));
+  EXPECT_EQ(frame.messages.size(), 1u) << "60 + 60 is over 100 bytes";
+  frame.clear();
+  ASSERT_TRUE(queue.take_frame(frame));
+  EXPECT_EQ(frame.bytes, 60u);
+  frame.clear();
+  ASSERT_TRUE(queue.take_frame(frame));
+  EXPECT_EQ(frame.bytes, 500u);
+  EXPECT_TRUE(queue.empty());
+  EXPECT_EQ(queue.bytes(), 0u);
+}
+
+TEST(ServerOutboundQueue, TheBoundOverflowsAndTypingGivesWayAtHalf) {
+  outbound_queue queue(/*max_bytes=*/1000, 1000, 100);
+  EXPECT_EQ(queue.push(message(400), true), push_result::queued) << "typing below half";
+  EXPECT_EQ(queue.push(message(101), false), push_result::queued);
+  EXPECT_EQ(queue.push(message(10), true), push_result::dropped) << "typing above half";
+  EXPECT_EQ(queue.push(message(400), false), push_result::queued);
+  EXPECT_EQ(queue.bytes(), 901u);
+  EXPECT_EQ(queue.push(message(100), false), push_result::overflow);
+  EXPECT_EQ(queue.bytes(), 901u) << "an overflowing message is not queued";
+  queue.clear();
+  EXPECT_TRUE(queue.empty());
+  EXPECT_EQ(queue.push(message(100), true), push_result::queued);
+}
+
+TEST(ServerOutboundQueue, ASessionThatNeverCatchesUpKeepsItsOrder) {
+  // Three in, two out, for a long time: the queue never empties, so the taken front has to be
+  // dropped while messages keep their order.
+  outbound_queue queue(1 << 20, 1 << 16, /*frame_messages=*/2);
+  int next_in = 0;
+  int next_out = 0;
+  frame_parts frame;
+  for (int round = 0; round < 3000; ++round) {
+    for (int i = 0; i < 3; ++i) {
+      ASSERT_EQ(queue.push(std::make_shared<const std::string>(std::to_string(next_in++)), false),
+                push_result::queued);
+    }
+    ASSERT_TRUE(queue.take_frame(frame));
+    for (const auto& m : frame.messages) ASSERT_EQ(*m, std::to_string(next_out++));
+    frame.clear();
+  }
+  while (queue.take_frame(frame)) {
+    for (const auto& m : frame.messages) ASSERT_EQ(*m, std::to_string(next_out++));
+    frame.clear();
+  }
+  EXPECT_EQ(next_out, next_in);
+  EXPECT_EQ(queue.bytes(), 0u);
+}
+
+}  // namespace
+}  // namespace parley::test
