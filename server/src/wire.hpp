@@ -78,8 +78,6 @@ class wire {
     return net::async_compose<Token, void(error_code)>(drain_op<false>{*this, 0}, token,
                                                        socket_);
   }
-  /// Nothing is waiting to be written.
-  bool drained() const { return queue_.empty(); }
 
  private:
   /// Bytes waiting for the socket: a frame header of up to 10 bytes and the payload parts.
