@@ -1,5 +1,6 @@
 #include "http_session.hpp"
 
+#include "handshake.hpp"
 #include "log.hpp"
 #include "websocket_session.hpp"
 
@@ -118,14 +119,7 @@ void http_session<Stream>::on_read(error_code ec, std::size_t) {
   const auto& request = parser_->get();
   const std::string_view target = view(request.target());
   if (beast::websocket::is_upgrade(request)) {
-    if (target.substr(0, target.find('?')) == "/ws") {
-      // The WebSocket takes the stream (and TLS state) over; the HTTP session ends here.
-      beast::get_lowest_layer(stream_).expires_never();
-      std::make_shared<websocket_session<Stream>>(std::move(stream_), std::move(slot_), hub_,
-                                                  corks_)
-          ->run(parser_->release());
-      return;
-    }
+    if (target.substr(0, target.find('?')) == "/ws") return do_upgrade(request);
     return do_write(request, {404, "text/plain", "WebSocket endpoint is /ws\n", {}});
   }
   const auto authorization = request.find(http::field::authorization);
@@ -158,6 +152,44 @@ void http_session<Stream>::do_write(const http::request<http::string_body>& requ
   http::async_write(
       stream_, response_,
       beast::bind_front_handler(&http_session::on_write, this->shared_from_this(), close));
+}
+
+template <class Stream>
+void http_session<Stream>::do_upgrade(const http::request<http::string_body>& request) {
+  const auto answer = answer_upgrade({view(request[http::field::sec_websocket_key]),
+                                      view(request[http::field::sec_websocket_version])});
+  switch (answer.result) {
+    case upgrade_answer::kind::bad_version:
+      return do_write(request, {426, "text/plain", "WebSocket version 13 only\n",
+                                {{"Sec-WebSocket-Version", "13"}}});
+    case upgrade_answer::kind::bad_key:
+      return do_write(request,
+                      {400, "text/plain", "Sec-WebSocket-Key must be 16 bytes in base64\n", {}});
+    case upgrade_answer::kind::accept:
+      break;
+  }
+  response_ = {};
+  response_.version(11);
+  response_.result(http::status::switching_protocols);
+  response_.set(http::field::server, "parley-server");
+  response_.set(http::field::upgrade, "websocket");
+  response_.set(http::field::connection, "Upgrade");
+  response_.set(http::field::sec_websocket_accept, answer.accept_key);
+  // Writing the 101 is still part of the upgrade: same bound as the request itself.
+  beast::get_lowest_layer(stream_).expires_after(request_timeout_);
+  http::async_write(stream_, response_, beast::bind_front_handler(&http_session::on_upgraded,
+                                                                  this->shared_from_this()));
+}
+
+template <class Stream>
+void http_session<Stream>::on_upgraded(error_code ec, std::size_t) {
+  if (ec) return fail(ec, "websocket upgrade");
+  // Bytes the client sent after its request (its first frames) go with the stream.
+  std::string early(static_cast<const char*>(buffer_.data().data()), buffer_.size());
+  // The WebSocket takes the stream (and TLS state) over; the HTTP session ends here.
+  beast::get_lowest_layer(stream_).expires_never();
+  std::make_shared<websocket_session<Stream>>(std::move(stream_), std::move(slot_), hub_, corks_)
+      ->run(std::move(early));
 }
 
 template <class Stream>

@@ -1,7 +1,7 @@
 // One HTTP/1.1 connection, plain or TLS: completes the TLS handshake if any, reads requests
 // (keep-alive, with header and body limits, each bounded by request_timeout_ms), answers them
-// through http_routes (or with 400/413/431 when they do not parse), and hands /ws upgrades to a
-// websocket_session with its stream and slot.
+// through http_routes (or with 400/413/431 when they do not parse), and answers /ws upgrades
+// itself (handshake.hpp) before handing the stream and slot to a websocket_session.
 #pragma once
 
 #include "address_limits.hpp"
@@ -40,6 +40,9 @@ class http_session : public std::enable_shared_from_this<http_session<Stream>> {
   void do_read();
   void on_read(error_code ec, std::size_t bytes);
   void do_write(const beast::http::request<beast::http::string_body>& request, http_reply reply);
+  /// Answers an upgrade to /ws: 101 and a websocket_session, or 400/426 (RFC 6455 §4.2.2).
+  void do_upgrade(const beast::http::request<beast::http::string_body>& request);
+  void on_upgraded(error_code ec, std::size_t bytes);
   /// Answers a request the parser refused (400, 413 or 431) and closes.
   void do_refuse(beast::http::status status);
   void on_write(bool close, error_code ec, std::size_t bytes);

@@ -1,14 +1,17 @@
-// One WebSocket connection: the Asio driver of a session_logic. It reads frames (bounded by
-// max_frame: Beast closes 1009 above it), keeps one write in flight with the logic's coalesced
-// frames, runs the logic's one timer, and closes with the code the logic asks for, dropping
-// the socket if the peer does not finish the close handshake within close_timeout. Plain or TLS
-// (`Stream`, as in http_session): the session body is the same. Output waits in the `cork`
-// until the loop's burst of input is over; on plain TCP it is then written by `wire` in one
-// sendmsg per frame, on TLS through Beast.
+// One WebSocket connection after the upgrade: the Asio driver of a session_logic. Frames are
+// parsed by frame_reader right where they were read; the logic's coalesced frames leave with
+// one write in flight; the logic's one timer runs here; and the session closes with the code
+// the logic (or the reader) asks for, dropping the socket if the peer does not finish the
+// close within close_timeout. Plain or TLS (`Stream`, as in http_session), one body:
+//   - plain TCP: an idle connection waits for readability with no buffer at all, reads into
+//     the event loop's one scratch buffer, and writes through `wire` (one sendmsg per frame);
+//   - TLS: reads into a small buffer of its own and writes one TLS record per frame.
+// Output waits in the `cork` until the loop's burst of input is over.
 #pragma once
 
 #include "address_limits.hpp"
 #include "cork.hpp"
+#include "frame_reader.hpp"
 #include "net.hpp"
 #include "outbound_queue.hpp"
 #include "session_logic.hpp"
@@ -16,15 +19,14 @@
 #include "wire.hpp"
 
 #include <boost/asio/steady_timer.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/message.hpp>
-#include <boost/beast/http/string_body.hpp>
-#include <boost/beast/websocket/stream.hpp>
 
 #include <array>
 #include <chrono>
+#include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
+#include <string_view>
 #include <type_traits>
 
 namespace parley::server {
@@ -38,54 +40,72 @@ template <class Stream>
 class websocket_session : public std::enable_shared_from_this<websocket_session<Stream>>,
                           public corked {
  public:
-  /// Takes over an upgraded HTTP connection's stream and its place in the per-address count.
+  /// Takes over an upgraded HTTP connection (its 101 answer written) and its place in the
+  /// per-address count.
   websocket_session(Stream&& stream, connection_slot slot, shared_state& hub, cork& corks);
   ~websocket_session();
 
-  /// Completes the WebSocket handshake for the upgrade `request` and starts the session.
-  void run(beast::http::request<beast::http::string_body> request);
+  /// Starts the session. `early`: bytes the client sent right after its upgrade request, read
+  /// along with it.
+  void run(std::string early);
 
  private:
-  void on_accept(error_code ec);
-  void do_read();
-  void on_read(error_code ec, std::size_t bytes);
   static constexpr bool tls = std::is_same_v<Stream, tls_stream>;
-  /// Beast's next layer: on plain TCP the `wire`, which owns the write side.
-  using next_layer = std::conditional_t<tls, Stream, wire>;
+  /// Plain TCP: the wire (the socket and its write queue). TLS: the TLS stream.
+  using transport = std::conditional_t<tls, Stream, wire>;
+  /// TLS only: bytes framed but not yet written, the write in flight, and the read buffer.
+  struct tls_buffers {
+    std::string out;
+    std::string in_flight;
+    std::array<char, 1024> read;
+  };
+  struct no_buffers {};
+
+  void do_read();
+  void on_readable(error_code ec);  // plain
+  void read_now();                  // plain: reads what the socket holds
+  void on_read(error_code ec, std::size_t bytes);  // TLS
+  /// Hands bytes read to the frame reader and acts on every event in them.
+  void handle_input(std::span<char> bytes);
 
   /// Holds this session's output until the loop's burst of input is over.
   void hold();
   void uncork() override;
   /// Writes pending frames unless a write is in flight, starts the close the logic asks for,
-  /// and re-arms the timer. Runs once output is released and after every write and timeout.
+  /// moves a close along, and re-arms the timer. Runs once output is released and after
+  /// every write and timeout.
   void pump();
   /// Writes frames until the logic has none or one has to wait for the socket.
   void write_frames();
+  void send_control(unsigned opcode, std::string_view payload);
+  /// Waits until the queued output is written (plain) or writes the TLS bytes framed so far.
+  void start_write();
   void on_write(error_code ec);
-  void do_close(proto::close_code code);
-  void on_close(error_code ec);
+  /// Sends a close frame with `code` after everything queued; data stops here.
+  void start_close(std::uint16_t code);
+  /// Once the close frame is out: half-close (plain) or close_notify (TLS, once the peer's
+  /// close has come); the session ends when the peer closes too or close_timeout passes.
+  void end_output();
   void arm_timer();
   void on_timer(error_code ec);
   /// The transport is over: stop the timer and drop the socket (pending operations end).
   void finish();
+  tcp::socket& socket();
 
   // Declared first: given back only after the socket below has been closed.
   connection_slot slot_;
   shared_state& hub_;
   cork& corks_;
-  beast::websocket::stream<next_layer> ws_;
-  // Where Beast puts what it reads. Small and inline: an idle connection always has a read
-  // pending, and most client messages fit; longer ones are gathered in large_.
-  std::array<char, 256> read_space_;
-  beast::flat_buffer large_;
+  transport transport_;
+  frame_reader reader_;
   net::steady_timer timer_;
-  frame_parts frame_;       // the next frame's messages (its vector's capacity is reused)
-  std::string tls_frame_;   // TLS: the frame in flight, one buffer so it is one TLS record
+  frame_parts frame_;  // the next frame's messages (its vector's capacity is reused)
+  [[no_unique_address]] std::conditional_t<tls, tls_buffers, no_buffers> tls_;
   proto::millis armed_ = proto::millis::max();
-  bool writing_ = false;  // a write waits for the socket (plain) or Beast (TLS)
-  bool held_ = false;     // in the cork
-  bool accepted_ = false;
-  bool closing_ = false;
+  bool writing_ = false;   // a write waits for the socket
+  bool held_ = false;      // in the cork
+  bool closing_ = false;   // our close frame is queued: no data frames from here on
+  bool output_ended_ = false;
   bool finished_ = false;
   // Declared last: destroyed first, while the socket still exists, so leaving rooms and
   // presence run before the connection object goes.

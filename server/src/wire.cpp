@@ -1,5 +1,7 @@
 #include "wire.hpp"
 
+#include "frame_header.hpp"
+
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -12,27 +14,6 @@ namespace {
 /// (Linux takes up to 1024; more pieces would only make one call longer.)
 constexpr std::size_t max_pieces = 256;
 
-/// The header of a final, unmasked binary frame of `size` payload bytes (RFC 6455 §5.2): a
-/// server's frames are never masked, so it is the same for every recipient of that size.
-std::size_t frame_header(std::size_t size, std::array<unsigned char, 10>& header) {
-  header[0] = 0x82;  // FIN + binary
-  if (size < 126) {
-    header[1] = static_cast<unsigned char>(size);
-    return 2;
-  }
-  if (size <= 0xFFFF) {
-    header[1] = 126;
-    header[2] = static_cast<unsigned char>(size >> 8);
-    header[3] = static_cast<unsigned char>(size);
-    return 4;
-  }
-  header[1] = 127;
-  for (int i = 0; i < 8; ++i) {
-    header[2 + i] = static_cast<unsigned char>(static_cast<std::uint64_t>(size) >> (56 - 8 * i));
-  }
-  return 10;
-}
-
 std::size_t chunk_size(const std::size_t header_size, const std::vector<shared_buffer>& parts) {
   std::size_t size = header_size;
   for (const auto& part : parts) size += part->size();
@@ -43,36 +24,42 @@ std::size_t chunk_size(const std::size_t header_size, const std::vector<shared_b
 
 bool wire::write_frame(frame_parts& frame) {
   chunk next;
-  next.header_size = frame_header(frame.bytes, next.header);
+  next.header_size = frame_header(ws_opcode::binary, frame.bytes, next.header);
   next.parts = std::move(frame.messages);
   const std::size_t size = next.header_size + frame.bytes;
   frame.clear();
+  const bool drained = write_chunk(next, size);
+  // Hand the vector's capacity back to the caller for the next frame (empty unless queued).
+  if (next.parts.empty()) frame.messages = std::move(next.parts);
+  return drained;
+}
+
+bool wire::write_control(unsigned opcode, std::string_view payload) {
+  chunk next;
+  next.header_size = frame_header(opcode, payload.size(), next.header);
+  if (!payload.empty()) next.parts.push_back(std::make_shared<const std::string>(payload));
+  return write_chunk(next, next.header_size + payload.size());
+}
+
+bool wire::write_chunk(chunk& next, std::size_t size) {
   if (!queue_.empty() || failed_) {
     // Behind bytes still waiting (or on a failed socket, where async_drain reports it).
     queue_.push_back(std::move(next));
+    next.parts.clear();
     flush();
     return queue_.empty();
   }
   // The common case: nothing waits, so the frame goes now without entering the queue.
   const std::size_t written = send(&next, 1, 0);
   if (written == size) {
-    // Hand the (now empty) vector's capacity back to the caller for the next frame.
     next.parts.clear();
-    frame.messages = std::move(next.parts);
     return true;
   }
   if (failed_) return false;  // async_drain reports the error
   queue_.push_back(std::move(next));
+  next.parts.clear();
   offset_ = written;
   return false;
-}
-
-void wire::queue_raw(shared_buffer bytes) {
-  if (bytes->empty()) return;  // nothing to write, and an empty chunk would never drain
-  chunk raw;
-  raw.parts.push_back(std::move(bytes));
-  queue_.push_back(std::move(raw));
-  flush();
 }
 
 void wire::flush() {
