@@ -1,10 +1,12 @@
-// The server's WebSocket write side against the real process, seen byte by byte from a raw
-// socket: frames stay whole and in order when the server's socket buffer fills up, and Beast's
-// control frames (pong, the close answer) share that ordered stream without ever splitting one
-// of our frames.
+// The server's own WebSocket framing against the real process, seen byte by byte from a raw
+// socket: the upgrade answered as RFC 6455 §4.2.2 asks, frames that break §5 closed with their
+// code, frames that stay whole and in order when the server's socket buffer fills up, and
+// control frames (pong, the close answer) sharing that ordered stream without ever splitting
+// one of the data frames.
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -24,6 +26,86 @@ void raw_join(raw_socket& raw, const std::string& room) {
     }
   }
   FAIL() << "no joined for " << room;
+}
+
+/// An upgrade request for /ws with `key` and `version`, followed by `after` in the same write.
+std::string upgrade_request(const std::string& key, const std::string& version) {
+  return "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+         "Sec-WebSocket-Key: " + key + "\r\nSec-WebSocket-Version: " + version + "\r\n\r\n";
+}
+
+/// The RFC 6455 §1.3 example key.
+const std::string rfc_key = "dGhlIHNhbXBsZSBub25jZQ==";
+
+TEST(ServerFrames, TheUpgradeIsAnsweredAsRfc6455AsksAndEarlyFramesAreKept) {
+  server_process server;
+  {
+    raw_socket raw(server.port());
+    ASSERT_TRUE(raw.write(upgrade_request(rfc_key, "13")));
+    const std::string head = raw.read_http_head();
+    EXPECT_TRUE(head.starts_with("HTTP/1.1 101")) << head;
+    EXPECT_NE(head.find("Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"),
+              std::string::npos) << head;
+  }
+  {
+    raw_socket raw(server.port());
+    ASSERT_TRUE(raw.write(upgrade_request(rfc_key, "8")));
+    const std::string head = raw.read_http_head();
+    EXPECT_TRUE(head.starts_with("HTTP/1.1 426")) << head;
+    EXPECT_NE(head.find("Sec-WebSocket-Version: 13\r\n"), std::string::npos) << head;
+  }
+  {
+    raw_socket raw(server.port());
+    ASSERT_TRUE(raw.write(upgrade_request("c2hvcnQ=", "13")));  // base64 of "short"
+    EXPECT_TRUE(raw.read_http_head().starts_with("HTTP/1.1 400"));
+  }
+  {
+    // A client that sends its hello in the same packet as the upgrade is still welcomed:
+    // the bytes read with the request go to the session.
+    raw_socket raw(server.port());
+    const std::string hello = proto::encode(proto::hello{1, 1, token_for("eve"), "raw"});
+    std::string frame = {'\x82', static_cast<char>(0x80 | 126), static_cast<char>(hello.size() >> 8),
+                         static_cast<char>(hello.size() & 0xff), 0, 0, 0, 0};
+    ASSERT_LT(hello.size(), 0x10000u);
+    ASSERT_GE(hello.size(), 126u);
+    ASSERT_TRUE(raw.write(upgrade_request(rfc_key, "13") + frame + hello));
+    ASSERT_TRUE(raw.read_http_head().starts_with("HTTP/1.1 101"));
+    const auto welcome = raw_messages(raw);
+    ASSERT_EQ(welcome.size(), 1u);
+    EXPECT_TRUE(std::holds_alternative<proto::welcome>(welcome.front()));
+  }
+}
+
+TEST(ServerFrames, FramingViolationsAreClosedWithTheirCodeWhileOthersChat) {
+  server_process server;
+  auto other = signed_in(server, "otto");
+  join_room(*other, "lobby");
+  struct violation {
+    const char* what;
+    std::function<bool(raw_socket&)> send;
+    std::uint16_t code;
+  };
+  const std::vector<violation> violations = {
+      {"unmasked frame", [](raw_socket& r) { return r.write(std::string("\x82\x03" "abc", 5)); },
+       1002},
+      {"text message", [](raw_socket& r) { return r.send_frame(1, "hello"); }, 1003},
+      {"reserved bit", [](raw_socket& r) { return r.write(std::string("\xc2\x80\0\0\0\0", 6)); },
+       1002},
+      {"fragmented ping", [](raw_socket& r) { return r.send_frame(9, "x", false); }, 1002},
+      {"continuation first", [](raw_socket& r) { return r.send_frame(0, "x"); }, 1002},
+      {"invalid close code", [](raw_socket& r) { return r.send_frame(8, "\x03\xed"); }, 1002},
+  };
+  for (const auto& v : violations) {
+    auto raw = raw_signed_in(server, "vic");
+    ASSERT_TRUE(v.send(*raw)) << v.what;
+    EXPECT_EQ(raw->read_close_code(), std::optional<std::uint16_t>(v.code)) << v.what;
+    raw->read_until_closed();
+    EXPECT_TRUE(raw->closed()) << v.what << ": the server kept the connection";
+  }
+  // Each counted once as malformed; everyone else carried on.
+  EXPECT_EQ(metric(server, "parley_errors_total{code=\"malformed\"}"),
+            std::optional<double>(violations.size()));
+  EXPECT_EQ(post(*other, "lobby", "c1", "still here").seq, 1u);
 }
 
 TEST(ServerFrames, APingIsAnsweredWithItsPayloadAndTheChatGoesOn) {
