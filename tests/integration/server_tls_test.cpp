@@ -13,6 +13,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 
 #include <openssl/ssl.h>
 
@@ -202,6 +204,80 @@ TEST_F(ServerTls, NativeClientChatsOverWss) {
   ASSERT_TRUE(bob.start_in("secure"));
   alice.chat().send("secure", "second");
   EXPECT_TRUE(bob.wait_until(delivered_at_least("secure", 1)));
+}
+
+/// Runs what `start` begins on `ioc` until its handler has run; throws if answer_wait passes
+/// first, so a hang fails the test instead of stalling it.
+error_code run_op(net::io_context& ioc,
+                  const std::function<void(std::function<void(error_code)>)>& start) {
+  std::optional<error_code> result;
+  start([&result](error_code ec) { result = ec; });
+  ioc.restart();
+  const auto until = std::chrono::steady_clock::now() + answer_wait;
+  while (!result && std::chrono::steady_clock::now() < until) ioc.run_one_for(100ms);
+  if (!result) throw std::runtime_error("operation hung");
+  return *result;
+}
+
+/// A Beast WebSocket client over TLS, upgraded on /ws of `port` (as "localhost").
+using wss_stream = beast::websocket::stream<beast::ssl_stream<beast::tcp_stream>>;
+std::unique_ptr<wss_stream> open_wss(net::io_context& ioc, ssl::context& tls, std::uint16_t port) {
+  auto ws = std::make_unique<wss_stream>(ioc, tls);
+  SSL_set_tlsext_host_name(ws->next_layer().native_handle(), "localhost");
+  auto& tcp_layer = beast::get_lowest_layer(*ws);
+  const tcp::endpoint server(net::ip::make_address("127.0.0.1"), port);
+  if (run_op(ioc, [&](auto done) { tcp_layer.async_connect(server, done); })) return nullptr;
+  if (run_op(ioc, [&](auto done) {
+        ws->next_layer().async_handshake(ssl::stream_base::client, done);
+      })) {
+    return nullptr;
+  }
+  if (run_op(ioc, [&](auto done) { ws->async_handshake("localhost", "/ws", done); })) {
+    return nullptr;
+  }
+  ws->binary(true);
+  return ws;
+}
+
+TEST_F(ServerTls, WebSocketControlFramesAndBothClosesWorkOverTls) {
+  server_process server(tls_args({"--hello-timeout-ms", "500"}));
+  net::io_context ioc;
+  auto tls = trusting();
+
+  // A ping is answered with its payload, ahead of the answer to the hello sent after it.
+  auto ws = open_wss(ioc, tls, server.port());
+  ASSERT_TRUE(ws);
+  std::string pong;
+  ws->control_callback([&pong](beast::websocket::frame_type kind, beast::string_view payload) {
+    if (kind == beast::websocket::frame_type::pong) pong.assign(payload.data(), payload.size());
+  });
+  ASSERT_FALSE(run_op(ioc, [&](auto done) { ws->async_ping("over tls", done); }));
+  const std::string hello = proto::encode(proto::hello{1, 1, token_for("tia"), "raw"});
+  ASSERT_FALSE(run_op(ioc, [&](auto done) {
+    ws->async_write(net::buffer(hello), [done](error_code ec, std::size_t) { done(ec); });
+  }));
+  beast::flat_buffer welcome;
+  ASSERT_FALSE(run_op(ioc, [&](auto done) {
+    ws->async_read(welcome, [done](error_code ec, std::size_t) { done(ec); });
+  }));
+  EXPECT_EQ(pong, "over tls");
+  EXPECT_GT(welcome.size(), 0u);
+
+  // The client's close: echoed with its code, then close_notify both ways, without error.
+  EXPECT_FALSE(run_op(ioc, [&](auto done) {
+    ws->async_close(beast::websocket::close_code::normal, done);
+  }));
+  EXPECT_EQ(ws->reason().code, 1000);
+
+  // The server's close (no hello in time): its code reaches the client.
+  auto mute = open_wss(ioc, tls, server.port());
+  ASSERT_TRUE(mute);
+  beast::flat_buffer nothing;
+  const auto ended = run_op(ioc, [&](auto done) {
+    mute->async_read(nothing, [done](error_code ec, std::size_t) { done(ec); });
+  });
+  EXPECT_EQ(ended, beast::websocket::error::closed) << ended.message();
+  EXPECT_EQ(mute->reason().code, static_cast<std::uint16_t>(proto::close_code::protocol_violation));
 }
 
 TEST_F(ServerTls, HttpsServesTheHttpRoutes) {
