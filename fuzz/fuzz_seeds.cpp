@@ -7,8 +7,9 @@
 // as a script of choices (fuzz_input.hpp), so their seeds are scripts written with fuzz_script
 // that replay short, meaningful sessions: the vectors sent over an authenticated server session,
 // a chat between two sessions with a duplicate send and a resume, an engine that connects, joins,
-// sends, is acked and fills a gap. The step numbers below are the `case` labels of each target's
-// switch; a seed that drifts from its target is still a valid input, only a less useful one.
+// sends, is acked and fills a gap, client WebSocket frames cut into inputs. The step numbers below
+// are the `case` labels of each target's switch; a seed that drifts from its target is still a
+// valid input, only a less useful one.
 #include "fuzz_fixtures.hpp"
 #include "fuzz_input.hpp"
 
@@ -18,6 +19,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 #include <iostream>
 #include <iterator>
 #include <map>
@@ -383,6 +385,55 @@ void jwt_seeds(const fs::path& dir) {
   }
 }
 
+// ---- fuzz_ws_reader ----
+
+/// A client frame, masked as a client must (RFC 6455 §5.3); seeds stay under 64 KiB.
+std::string client_frame(unsigned opcode, std::string_view payload, bool fin = true) {
+  static constexpr std::array<unsigned char, 4> mask{0x37, 0xfa, 0x21, 0x3d};
+  std::string out;
+  out += static_cast<char>((fin ? 0x80 : 0) | opcode);
+  if (payload.size() < 126) {
+    out += static_cast<char>(0x80 | payload.size());
+  } else {
+    out += static_cast<char>(0x80 | 126);
+    out += static_cast<char>(payload.size() >> 8);
+    out += static_cast<char>(payload.size() & 0xFF);
+  }
+  out.append(reinterpret_cast<const char*>(mask.data()), mask.size());
+  for (std::size_t i = 0; i < payload.size(); ++i) {
+    out += static_cast<char>(payload[i] ^ mask[i % 4]);
+  }
+  return out;
+}
+
+/// fuzz_ws_reader's script: the limit's index in its pool (16, 300, 4096), the client's bytes,
+/// then the sizes of the inputs they arrive in (what is left comes as one last input).
+std::string ws_script(int limit, std::string_view stream, std::initializer_list<int> sizes) {
+  fuzz_script s;
+  s.number(limit, 0, 2).bytes(stream);
+  for (const int size : sizes) s.number(size, 0, 8191);
+  return s.finish();
+}
+
+void ws_reader_seeds(const fs::path& dir) {
+  std::string body(1000, '\0');
+  for (std::size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>(i * 7);
+  // A 16-bit length, cut inside the header, at the mask and inside the payload.
+  write_seed(dir, "binary", ws_script(2, client_frame(0x2, body), {1, 3, 500}));
+  // A message in three fragments with a ping between the first two, each cut once.
+  const std::string fragmented = client_frame(0x2, "hello, ", false) +
+                                 client_frame(0x9, "still there?") +
+                                 client_frame(0x0, "wor", false) + client_frame(0x0, "ld");
+  write_seed(dir, "fragmented-with-ping", ws_script(1, fragmented, {9, 10, 14}));
+  // A close with code 1000 and a reason; the frame after it must be ignored.
+  write_seed(dir, "close", ws_script(2, client_frame(0x2, "bye") +
+                                            client_frame(0x8, std::string("\x03\xE8") + "done") +
+                                            client_frame(0x2, "ignored"),
+                                     {}));
+  // 17 bytes against the limit of 16: refused from the header.
+  write_seed(dir, "too-big", ws_script(0, client_frame(0x2, std::string(17, 'x')), {2}));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -401,6 +452,7 @@ int main(int argc, char** argv) {
   server_seeds(corpus / "fuzz_server_session", vectors);
   room_index_seeds(corpus / "fuzz_room_index");
   jwt_seeds(corpus / "fuzz_jwt");
+  ws_reader_seeds(corpus / "fuzz_ws_reader");
   std::cout << "fuzz_seeds: wrote " << vectors.size() << " vectors and the scripted seeds to "
             << corpus << "\n";
   return 0;

@@ -15,7 +15,7 @@ set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build="$repo/build/fuzz"
-all_targets=(fuzz_frame fuzz_engine fuzz_server_session fuzz_room_index fuzz_jwt)
+all_targets=(fuzz_frame fuzz_engine fuzz_server_session fuzz_room_index fuzz_jwt fuzz_ws_reader)
 
 if [[ "${1:-}" == "--build" ]]; then
   shift
@@ -54,7 +54,7 @@ for target in "${targets[@]}"; do
   mkdir -p "$crashes"
   flags=(-max_total_time="$seconds" -jobs=1 -rss_limit_mb=2048 -timeout=10 -print_final_stats=1
     -artifact_prefix="$crashes/")
-  # fuzz_room_index reads only operation numbers and has no dictionary.
+  # fuzz_room_index (operation numbers) and fuzz_ws_reader (frame headers) have no dictionary.
   dictionary="$repo/fuzz/dict/$target.dict"
   [[ -e "$dictionary" ]] && flags+=(-dict="$dictionary")
 

@@ -11,13 +11,18 @@ namespace {
 /// RFC 6455 §1.3: appended to the client's key before hashing.
 constexpr std::string_view accept_guid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
-/// A Sec-WebSocket-Key is the base64 of 16 random bytes: 22 characters and "==".
+/// A Sec-WebSocket-Key is the base64 of 16 random bytes: 22 characters of the alphabet and
+/// "==" (RFC 4648 allows '=' only as the final padding).
 bool valid_key(std::string_view key) {
   if (key.size() != 24 || key.substr(22) != "==") return false;
-  std::array<unsigned char, 18> decoded{};
-  // EVP_DecodeBlock rejects anything outside the base64 alphabet.
-  return EVP_DecodeBlock(decoded.data(), reinterpret_cast<const unsigned char*>(key.data()),
-                         static_cast<int>(key.size())) == 18;
+  const auto in_alphabet = [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '+' || c == '/';
+  };
+  for (const char c : key.substr(0, 22)) {
+    if (!in_alphabet(c)) return false;
+  }
+  return true;
 }
 
 }  // namespace
