@@ -149,7 +149,7 @@ void websocket_session<Stream>::handle_input(std::span<char> bytes) {
         if (!closing_) logic_.handle_frame(event->payload, read_clocks());
         break;
       case frame_event::kind::ping:
-        if (!closing_) send_control(ws_opcode::pong, event->payload);
+        if (!closing_) answer_ping(event->payload);
         break;
       case frame_event::kind::pong:
         break;
@@ -237,6 +237,18 @@ void websocket_session<Stream>::send_control(unsigned opcode, std::string_view p
 }
 
 template <class Stream>
+void websocket_session<Stream>::answer_ping(std::string_view payload) {
+  // RFC 6455 §5.5.3 lets a pong answer only the latest ping. While the socket is full, a client
+  // that pings without reading is owed one pong, not one per ping: its memory stays bounded.
+  if (writing_) {
+    owed_pong_.assign(payload);
+    pong_owed_ = true;
+    return;
+  }
+  send_control(ws_opcode::pong, payload);
+}
+
+template <class Stream>
 void websocket_session<Stream>::start_write() {
   writing_ = true;
   if constexpr (tls) {
@@ -268,6 +280,11 @@ void websocket_session<Stream>::on_write(error_code ec) {
     if (tls_.in_flight.capacity() > 64 * 1024) std::string().swap(tls_.in_flight);
     // Control frames framed while the write was in flight go next.
     if (closing_ && !tls_.out.empty()) return start_write();
+  }
+  if (pong_owed_) {
+    pong_owed_ = false;
+    if (!closing_) send_control(ws_opcode::pong, owed_pong_);
+    std::string().swap(owed_pong_);
   }
   pump();
 }

@@ -78,6 +78,8 @@ class websocket_session : public std::enable_shared_from_this<websocket_session<
   /// Writes frames until the logic has none or one has to wait for the socket.
   void write_frames();
   void send_control(unsigned opcode, std::string_view payload);
+  /// Pongs now, or owes the latest ping's pong until the write in flight is done.
+  void answer_ping(std::string_view payload);
   /// Waits until the queued output is written (plain) or writes the TLS bytes framed so far.
   void start_write();
   void on_write(error_code ec);
@@ -101,11 +103,13 @@ class websocket_session : public std::enable_shared_from_this<websocket_session<
   net::steady_timer timer_;
   frame_parts frame_;  // the next frame's messages (its vector's capacity is reused)
   [[no_unique_address]] std::conditional_t<tls, tls_buffers, no_buffers> tls_;
+  std::string owed_pong_;  // the latest ping's payload while a write is in flight
   proto::millis armed_ = proto::millis::max();
   bool writing_ = false;   // a write waits for the socket
   bool held_ = false;      // in the cork
   bool closing_ = false;   // our close frame is queued: no data frames from here on
   bool output_ended_ = false;
+  bool pong_owed_ = false;
   bool finished_ = false;
   // Declared last: destroyed first, while the socket still exists, so leaving rooms and
   // presence run before the connection object goes.

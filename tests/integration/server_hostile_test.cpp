@@ -367,6 +367,35 @@ TEST(ServerHostile, OversizeFramesAreClosed1009EvenFragmentedOrLyingAboutTheirLe
   expect_history_holds(good.history(), good.acked, true);
 }
 
+TEST(ServerHostile, PingsFromAPeerThatNeverReadsAreOwedOnePongNotOneEach) {
+  server_process server;
+  bystanders good(server, "lobby");
+  good.check_alive();
+  auto pinger = raw_signed_in(server, "pinger", 4096);
+  const auto rss_before = rss_bytes(server.pid());
+
+  // 300,000 pings of 125 bytes, never reading a pong: 39 MB of answers, ten times what the
+  // kernel buffers on a loopback connection. Kept one per ping they would be ~80 MB of
+  // queue; RFC 6455 §5.5.3 lets the server owe only the latest one.
+  const std::string payload(125, 'p');
+  std::string ping_frame = {'\x89', static_cast<char>(0x80 | 125), 0, 0, 0, 0};  // mask 0
+  ping_frame += payload;
+  std::string burst;
+  for (int i = 0; i < 1000; ++i) burst += ping_frame;
+  for (int i = 0; i < 300; ++i) ASSERT_TRUE(pinger->write(burst)) << "after " << i << "000 pings";
+  good.check_alive();
+  const std::uint64_t bound = (under_asan ? 160ull : 8ull) << 20;  // ASan: quarantine, shadow
+  const auto rss_after = rss_bytes(server.pid());
+  EXPECT_LT(rss_after - std::min(rss_after, rss_before), bound)
+      << "RSS " << (rss_before >> 10) << " KiB -> " << (rss_after >> 10) << " KiB";
+
+  // Once it reads again, the pongs come, each with a ping's payload, and the session lives on.
+  std::optional<ws_frame> frame = pinger->read_frame();
+  ASSERT_TRUE(frame);
+  EXPECT_EQ(frame->opcode, 10);
+  EXPECT_EQ(frame->payload, payload);
+}
+
 TEST(ServerHostile, OversizeTextAndBatchesAreRefusedAndTheSessionStaysOpen) {
   server_process server({"--max-text", "100", "--rate-burst", "1000"});
   bystanders good(server, "lobby");
