@@ -1,8 +1,10 @@
 // parley-bench: drives a parley-server over loopback with many lean WebSocket clients and
 // reports fan-out throughput and latency, memory per idle connection, connection storms and
-// resume after a drop. See bench/README.md.
+// resume after a drop; and the floor those are read against, the CPU cost of one bare loopback
+// send. See bench/README.md.
 #include "options.hpp"
 #include "scenarios.hpp"
+#include "send_floor.hpp"
 #include "server_process.hpp"
 
 #include <sys/resource.h>
@@ -101,6 +103,13 @@ int main(int argc, char** argv) {
     const bool group = set_autogroup_nice(options.nice);
     pin_note += " (nice " + std::to_string(options.nice) +
                 (group ? ", autogroup nice " + std::to_string(options.nice) : ", autogroup unchanged") + ")";
+  }
+
+  // floor measures a bare sender in the server's place: nothing to start or attach to.
+  if (options.scenario == "floor") {
+    const int status = send_floor(options, pin, pin_note);
+    restore_autogroup_nice();
+    return status;
   }
 
   try {

@@ -36,8 +36,11 @@ Scenarios (each prints a table and one JSON line; exit 0 = ok, 1 = loss/duplicat
   storm     N clients connect + hello + join at once: connections/s, time to joined
   resume    N joined clients drop, k messages are sent, all resume at once: time to catch up
   smoke     a short fanout for CI (50 receivers, 200 msgs/s, 2 s): checks correctness only
+  floor     no server: a bare sender process, pinned as the server would be, sends N bytes to
+            each of R loopback sockets in bursts at fanout's rate: its CPU per send, the floor
+            that fanout's server CPU per delivery is read against
 
-Server (one of):
+Server (one of; floor takes neither):
   --server-bin PATH      start this parley-server: pinned, data in a temp dir, port 0
   --server-arg ARG       extra flag for the started server (repeat; e.g. --server-arg=--x=1)
   --keep-data            keep the started server's temp dir (data, log)
@@ -52,11 +55,13 @@ Pinning (default: server on CPU 0, generator on CPU 1):
                          work on a shared machine)
 
 Load:
-  --receivers R          fanout/saturate (default 1000), smoke (50)
-  --rate P               publisher msgs/s (fanout 100, smoke 200, saturate: 10000 / R)
-  --deliveries D         instead of --rate: P = D / R (deliveries per second)
-  --seconds T            measured window (fanout 10, saturate 5 per step, smoke 2)
-  --warmup W             seconds before each window (fanout 2, saturate 1, smoke 0.5)
+  --receivers R          fanout/saturate/floor (default 1000), smoke (50)
+  --rate P               publisher msgs/s (fanout 100, smoke 200, saturate: 10000 / R);
+                         floor: bursts/s
+  --deliveries D         instead of --rate: P = D / R (deliveries per second; floor 100000)
+  --seconds T            measured window (fanout/floor 10, saturate 5 per step, smoke 2)
+  --warmup W             seconds before each window (fanout/floor 2, saturate 1, smoke 0.5)
+  --bytes N              floor: bytes per send (default 102)
   --connections C        idle (default 10000; this machine's fd limit allows ~19000)
   --clients N            storm, resume (default 1000)
   --messages K           resume: messages sent while the clients are away (default 50)
@@ -76,7 +81,8 @@ Load:
 
 bench_options parse_options(const std::vector<std::string>& args) {
   bench_options o;
-  static const std::set<std::string> scenarios{"fanout", "saturate", "idle", "storm", "resume", "smoke"};
+  static const std::set<std::string> scenarios{"fanout", "saturate", "idle", "storm",
+                                               "resume", "smoke", "floor"};
   using setter = std::function<void(const std::string&)>;
   const std::map<std::string, setter> valued{
       {"--server-bin", [&](const std::string& v) { o.server_bin = v; }},
@@ -93,6 +99,7 @@ bench_options parse_options(const std::vector<std::string>& args) {
          o.nice = static_cast<int>(n);
        }},
       {"--receivers", [&](const std::string& v) { o.receivers = to_u32("--receivers", v); }},
+      {"--bytes", [&](const std::string& v) { o.bytes = to_u32("--bytes", v); }},
       {"--rate", [&](const std::string& v) { o.rate = to_double("--rate", v); }},
       {"--deliveries", [&](const std::string& v) { o.deliveries = to_double("--deliveries", v); }},
       {"--seconds", [&](const std::string& v) { o.seconds = to_double("--seconds", v); }},
@@ -143,8 +150,20 @@ bench_options parse_options(const std::vector<std::string>& args) {
     it->second(value);
   }
   if (o.scenario.empty()) throw usage_error("no scenario given");
-  if (o.server_bin.empty() == o.url.empty()) throw usage_error("give exactly one of --server-bin and --url");
-  if (!o.url.empty() && o.jwt_secret.empty()) throw usage_error("--url needs --jwt-secret");
+  if (o.scenario == "floor") {
+    // The floor is measured without a server; a started one would only take CPU.
+    if (!o.server_bin.empty() || !o.url.empty()) {
+      throw usage_error("floor runs no server: drop --server-bin / --url");
+    }
+    if (o.receivers && *o.receivers == 0) throw usage_error("--receivers must be > 0");
+    if (o.bytes && (*o.bytes == 0 || *o.bytes > 65536)) throw usage_error("--bytes: 1..65536");
+    if (o.seconds && *o.seconds <= 0) throw usage_error("--seconds must be > 0");
+  } else {
+    if (o.server_bin.empty() == o.url.empty()) throw usage_error("give exactly one of --server-bin and --url");
+    if (!o.url.empty() && o.jwt_secret.empty()) throw usage_error("--url needs --jwt-secret");
+    // Fanout's text is fixed at 100 bytes (payload.hpp): a --bytes there would be ignored.
+    if (o.bytes) throw usage_error("--bytes applies to floor only");
+  }
   if (o.threads == 0 || o.threads > 64) throw usage_error("--threads: 1..64");
   if (o.sources == 0 || o.sources > 250) throw usage_error("--sources: 1..250");
   if (o.step <= 1.0) throw usage_error("--step must be > 1");

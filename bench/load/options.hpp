@@ -11,9 +11,9 @@
 namespace parley::bench {
 
 struct bench_options {
-  std::string scenario;  // fanout, saturate, idle, storm, resume, smoke
+  std::string scenario;  // fanout, saturate, idle, storm, resume, smoke, floor
 
-  // The server: started by the bench (server_bin) or attached to (url).
+  // The server: started by the bench (server_bin) or attached to (url); floor has none.
   std::string server_bin;
   std::string url;                    // ws://127.0.0.1:PORT/ws
   std::string jwt_secret;             // default when starting: random
@@ -30,7 +30,9 @@ struct bench_options {
   int nice = 0;
 
   // Load shape.
-  std::optional<std::uint32_t> receivers;    // fanout, saturate, smoke
+  std::optional<std::uint32_t> receivers;    // fanout, saturate, smoke, floor
+  // floor: bytes per send. 102 is the size the reference per-send figure was taken at.
+  std::optional<std::uint32_t> bytes;
   std::optional<double> rate;                // publisher messages/s
   std::optional<double> deliveries;          // alternative: rate = deliveries / receivers
   std::optional<double> seconds;             // measured window per run/step
