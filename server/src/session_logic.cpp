@@ -429,7 +429,10 @@ void session_logic::on(const proto::send& m, instant now) {
     return;
   }
   store& db = hub_.db();
-  if (const auto earlier = db.find_send(user_, m.cid)) {
+  // Exactly the window: a record older than it (not yet pruned) no longer counts.
+  const std::uint64_t window_ms = hub_.options().dedup_window_s * 1000;
+  const std::uint64_t not_before = now.wall_ms > window_ms ? now.wall_ms - window_ms : 0;
+  if (const auto earlier = db.find_send(user_, m.cid, not_before)) {
     // A retransmission: the original ack, nothing stored, nothing broadcast.
     reply(proto::ack{earlier->room, m.cid, earlier->epoch, earlier->seq, earlier->ts, true});
     return;

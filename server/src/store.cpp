@@ -86,13 +86,14 @@ store::store(const std::string& path, metrics& stats)
       find_send_(db_,
                  "SELECT d.room, COALESCE(r.epoch, 0), d.seq, d.ts FROM dedup d LEFT JOIN rooms r"
                  " ON r.tenant = d.tenant AND r.room = d.room"
-                 " WHERE d.tenant = ?1 AND d.user = ?2 AND d.cid = ?3"),
+                 " WHERE d.tenant = ?1 AND d.user = ?2 AND d.cid = ?3 AND d.ts >= ?4"),
       room_head_(db_, "SELECT head, epoch FROM rooms WHERE tenant = ?1 AND room = ?2"),
       insert_event_(db_,
                     "INSERT INTO events(tenant, room, seq, epoch, kind, sender, cid, ts, text, ref)"
                     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 0)"),
       insert_send_(db_,
-                   "INSERT INTO dedup(tenant, user, cid, room, seq, ts) VALUES(?1, ?2, ?3, ?4, ?5, ?6)"),
+                   "INSERT OR REPLACE INTO dedup(tenant, user, cid, room, seq, ts)"
+                   " VALUES(?1, ?2, ?3, ?4, ?5, ?6)"),
       update_head_(db_, "UPDATE rooms SET head = ?3 WHERE tenant = ?1 AND room = ?2"),
       events_after_(db_, events_query("seq > ?3 ORDER BY seq ASC").c_str()),
       events_before_(db_, events_query("seq < ?3 ORDER BY seq DESC").c_str()),
@@ -150,8 +151,9 @@ std::vector<proto::room_info> store::visible_rooms(const user_key& user, std::si
   return out;
 }
 
-std::optional<stored_send> store::find_send(const user_key& user, std::string_view cid) {
-  auto rows = find_send_.query(user.tenant, user.user, cid);
+std::optional<stored_send> store::find_send(const user_key& user, std::string_view cid,
+                                           std::uint64_t not_before_ms) {
+  auto rows = find_send_.query(user.tenant, user.user, cid, not_before_ms);
   if (!rows.next()) return std::nullopt;
   return stored_send{rows.text(0), rows.u64(1), rows.u64(2), rows.u64(3)};
 }

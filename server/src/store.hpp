@@ -64,8 +64,10 @@ class store {
   /// to, by name, at most `limit`. `joined` is left false.
   std::vector<proto::room_info> visible_rooms(const user_key& user, std::size_t limit);
 
-  /// The earlier send of this client id by this user, if it is still remembered.
-  std::optional<stored_send> find_send(const user_key& user, std::string_view cid);
+  /// The earlier send of this client id by this user stored at or after `not_before_ms` (the
+  /// start of the dedup window); older records are pruned hourly and ignored until then.
+  std::optional<stored_send> find_send(const user_key& user, std::string_view cid,
+                                       std::uint64_t not_before_ms);
   /// Appends a message in one transaction: seq = head + 1, the event, the dedup record and the
   /// new head. Returns the assigned seq and `ts`.
   stored_send append_message(const room_key& room, std::string_view user, std::string_view cid,

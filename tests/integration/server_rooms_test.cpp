@@ -6,6 +6,9 @@
 
 #include <rapidjson/document.h>
 
+#include <optional>
+#include <thread>
+
 namespace parley::test {
 namespace {
 
@@ -74,6 +77,29 @@ TEST(ServerRooms, SameClientIdTwiceIsOneEventAndADuplicateAck) {
   expect_nothing_pending(*bob);  // no second event
   expect_nothing_pending(*alice);
   EXPECT_EQ(post(*alice, "lobby", "cid-2", "next").seq, first.seq + 1);
+}
+
+TEST(ServerRooms, AClientIdIsRememberedForExactlyTheDedupWindow) {
+  server_process server({"--dedup-window-s", "1"});
+  auto alice = signed_in(server, "alice");
+  join_room(*alice, "lobby");
+  const auto first = post(*alice, "lobby", "cid-1", "hello");
+  EXPECT_TRUE(post(*alice, "lobby", "cid-1", "hello").duplicate);  // within the window
+  // Past it, a resend is a new message (README: "an older resend is stored again"), though the
+  // old record is only pruned hourly. Polled, bounded at 10 s for a 1 s window.
+  std::optional<proto::ack> stored_again;
+  for (int i = 0; i < 40 && !stored_again; ++i) {
+    std::this_thread::sleep_for(250ms);
+    const auto ack = post(*alice, "lobby", "cid-1", "hello");
+    if (!ack.duplicate) stored_again = ack;
+  }
+  ASSERT_TRUE(stored_again) << "still a duplicate 10 s into a 1 s window";
+  EXPECT_GE(stored_again->ts, first.ts + 1000);
+  EXPECT_EQ(stored_again->seq, first.seq + 1);
+  // The new record is the one remembered now.
+  const auto again = post(*alice, "lobby", "cid-1", "hello");
+  EXPECT_TRUE(again.duplicate);
+  EXPECT_EQ(again.seq, stored_again->seq);
 }
 
 TEST(ServerRooms, ResumeReplaysExactlyTheMissedEventsThenLive) {
