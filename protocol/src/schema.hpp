@@ -85,6 +85,7 @@ struct schema<presence_entry> {
       field{"user", &presence_entry::user, req},
       field{"status", &presence_entry::status, req},
       field{"seen", &presence_entry::last_seen, opt},
+      field{"room", &presence_entry::room, opt},
   };
 };
 

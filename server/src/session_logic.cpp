@@ -312,7 +312,12 @@ void session_logic::on(const proto::join& m, instant) {
   enter_room(m, k, *room);
   // Presence goes to rooms a user is a member of; the room's present sessions learned the
   // members' presence before this user was one, so introduce the newcomer to them.
-  if (newcomer) hub_.broadcast(k, proto::presence{hub_.presence_of(user_, 0)}, this, true);
+  // The entry names the room, so the room's people list can add them before they speak.
+  if (newcomer) {
+    auto entry = hub_.presence_of(user_, 0);
+    entry.room = k.room;
+    hub_.broadcast(k, proto::presence{std::move(entry)}, this, true);
+  }
 }
 
 void session_logic::enter_room(const proto::join& m, const room_key& k, const room_record& room) {

@@ -85,6 +85,16 @@ describe('web demo: chatting', () => {
     assert.match(await alice.page.locator('#room-subtitle').textContent(), /^2 members, 2 online$/);
   });
 
+  test('someone who joins the room alice is reading is among its people before saying anything', async () => {
+    await alice.joinRoom('quiet');
+    await eventually('alice alone in #quiet', () => alice.page.locator('#room-subtitle').textContent(),
+      (t) => /^1 member, 1 online$/.test(t));
+    await bob.joinRoom('quiet');
+    await eventually('bob among the people of #quiet', () => alice.page.locator('#room-subtitle').textContent(),
+      (t) => /^2 members, 2 online$/.test(t));
+    assert.equal(await alice.presenceOf('bob'), 'online');
+  });
+
   test('unread counts follow messages in rooms alice is not looking at', async () => {
     await alice.joinRoom('random');
     await bob.joinRoom('random');

@@ -305,10 +305,12 @@ TEST(ServerRooms, PresenceGoesOnlineAndOfflineAfterGrace) {
     const auto introduced = alice->expect<proto::presence>().entry;
     EXPECT_EQ(introduced.user, "bob");
     EXPECT_EQ(introduced.status, proto::presence_status::online);
+    EXPECT_EQ(introduced.room, "lobby");  // so alice's client lists him among lobby's people
     bob->send(proto::set_presence{proto::presence_status::away});
     const auto away = alice->expect<proto::presence>().entry;
     EXPECT_EQ(away.user, "bob");
     EXPECT_EQ(away.status, proto::presence_status::away);
+    EXPECT_EQ(away.room, "");  // a status change is about the user, not a room
   }
   // bob's connection is gone; after the grace alice hears he is offline, with a last-seen time.
   const auto offline = alice->expect<proto::presence>(3s).entry;

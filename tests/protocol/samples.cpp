@@ -131,6 +131,9 @@ std::vector<test_vector> all_vectors() {
   const auto messages = documented_messages();
   // What a client sends right after welcome: rejoin with a resume point, then an outbox entry.
   vectors.push_back(valid("batch", {messages[2], messages[7]}));
+  // A first join announced to the room's present sessions: the entry names the room.
+  vectors.push_back(
+      valid("presence_newcomer", {proto::presence{{"carol", proto::presence_status::online, 0, "general"}}}));
   // A newer peer's type 99 with a body this build does not know.
   vectors.push_back({"unknown_type", raw_writer{}.array(2).uint(99).map(1).str("x").uint(1).bytes(),
                      {proto::unknown_message{99}}, std::nullopt});

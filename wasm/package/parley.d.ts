@@ -66,6 +66,8 @@ export interface PresenceEntry {
   status: PresenceStatus;
   /** ms since the Unix epoch; 0 = never / unknown. */
   lastSeen: number;
+  /** Set when the user has just become a member of this room (their first join). */
+  room?: string;
 }
 
 /** Connection state, with the next attempt's time while backing off. */

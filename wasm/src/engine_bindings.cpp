@@ -94,6 +94,7 @@ val to_js(const proto::presence_entry& p) {
   o.set("user", p.user);
   o.set("status", text(status_name(p.status)));
   o.set("lastSeen", number(p.last_seen));
+  if (!p.room.empty()) o.set("room", p.room);
   return o;
 }
 

@@ -208,6 +208,8 @@ export class ChatPage {
 
   #onPresence(entry) {
     this.#presence.set(entry.user, entry);
+    // A newcomer to one of our rooms is among its people before they say anything.
+    if (entry.room !== undefined) this.#room(entry.room)?.members.add(entry.user);
     this.#draw();
   }
 

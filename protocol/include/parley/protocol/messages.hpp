@@ -120,7 +120,7 @@ struct server_params {
 
 /// A room-log event as delivered live, in replay and in history pages.
 struct room_event {
-  std::string room;
+  std::string room{};
   std::uint64_t epoch = 0;
   std::uint64_t seq = 0;
   std::uint32_t kind = static_cast<std::uint32_t>(event_kind::message);
@@ -136,11 +136,14 @@ struct presence_entry {
   std::string user;
   presence_status status = presence_status::offline;
   std::uint64_t last_seen = 0;  // ms since Unix epoch; 0 = never / unknown
+  // In a `presence` broadcast: the room the user has just become a member of, so its present
+  // sessions can list the newcomer. Empty otherwise (and in joined.members).
+  std::string room{};
   bool operator==(const presence_entry&) const = default;
 };
 
 struct room_info {
-  std::string room;
+  std::string room{};
   bool is_private = false;
   std::uint64_t epoch = 0;
   std::uint64_t head = 0;  // last seq in the room log
@@ -169,13 +172,13 @@ struct welcome {
 };
 struct join {
   std::uint32_t id = 0;
-  std::string room;
+  std::string room{};
   std::optional<resume_point> resume;  // absent: no replay, just live from head
   bool operator==(const join&) const = default;
 };
 struct joined {
   std::uint32_t id = 0;
-  std::string room;
+  std::string room{};
   std::uint64_t epoch = 0;
   std::uint64_t head = 0;   // replay (if resumed) ends at this seq; live events follow
   bool resumed = false;     // false with a resume request: cannot resume, reload the room
@@ -184,7 +187,7 @@ struct joined {
 };
 struct leave {
   std::uint32_t id = 0;
-  std::string room;
+  std::string room{};
   bool operator==(const leave&) const = default;
 };
 struct list_rooms {
@@ -197,13 +200,13 @@ struct room_list {
   bool operator==(const room_list&) const = default;
 };
 struct send {
-  std::string room;
+  std::string room{};
   std::string cid;   // client id, 1..64 bytes, unique per user for the dedup window
   std::string text;
   bool operator==(const send&) const = default;
 };
 struct ack {
-  std::string room;
+  std::string room{};
   std::string cid;
   std::uint64_t epoch = 0;
   std::uint64_t seq = 0;
@@ -217,7 +220,7 @@ struct event {
 };
 struct history {
   std::uint32_t id = 0;
-  std::string room;
+  std::string room{};
   std::optional<std::uint64_t> before;  // events with seq < before (newest first page)
   std::optional<std::uint64_t> after;   // events with seq > after (gap fill); one of the two
   std::uint32_t limit = 50;
@@ -225,19 +228,19 @@ struct history {
 };
 struct history_page {
   std::uint32_t id = 0;
-  std::string room;
+  std::string room{};
   std::uint64_t epoch = 0;
   std::vector<room_event> events;  // ascending seq
   bool more = false;               // more events exist in the requested direction
   bool operator==(const history_page&) const = default;
 };
 struct typing {
-  std::string room;
+  std::string room{};
   bool on = true;
   bool operator==(const typing&) const = default;
 };
 struct typing_update {
-  std::string room;
+  std::string room{};
   std::string user;
   bool on = true;
   bool operator==(const typing_update&) const = default;
@@ -279,13 +282,13 @@ struct refresh {
 };
 struct create_room {
   std::uint32_t id = 0;
-  std::string room;
+  std::string room{};
   bool is_private = false;
   bool operator==(const create_room&) const = default;
 };
 struct add_member {
   std::uint32_t id = 0;
-  std::string room;
+  std::string room{};
   std::string user;
   bool operator==(const add_member&) const = default;
 };
