@@ -33,6 +33,9 @@ struct bench_options {
   std::optional<std::uint32_t> receivers;    // fanout, saturate, smoke, floor
   // floor: bytes per send. 102 is the size the reference per-send figure was taken at.
   std::optional<std::uint32_t> bytes;
+  // floor: each send as a sendmsg of two pieces (a 2-byte header, the rest), as a server that
+  // gathers a frame header and a shared payload would make it.
+  bool gather = false;
   std::optional<double> rate;                // publisher messages/s
   std::optional<double> deliveries;          // alternative: rate = deliveries / receivers
   std::optional<double> seconds;             // measured window per run/step

@@ -15,11 +15,13 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -35,6 +37,7 @@ namespace {
 struct floor_shape {
   std::uint32_t receivers = 0;
   std::uint32_t bytes = 0;   // per send
+  bool gather = false;       // sendmsg of a 2-byte piece and the rest, instead of send
   double bursts_per_s = 0;   // P: one send to every receiver per burst
   int cpu = -1;              // the sender's CPU; -1: not pinned
   int nice = 0;
@@ -224,6 +227,12 @@ void tell(int fd, const sender_note& note) {
     measuring = true;
   };
   const auto size = static_cast<ssize_t>(payload.size());
+  // --gather: the same bytes as a frame header and a shared payload would leave a server.
+  std::array<iovec, 2> pieces{iovec{const_cast<char*>(payload.data()), 2},
+                              iovec{const_cast<char*>(payload.data()) + 2, payload.size() - 2}};
+  msghdr gathered{};
+  gathered.msg_iov = pieces.data();
+  gathered.msg_iovlen = pieces.size();
   for (std::uint64_t k = 0;; ++k) {
     const std::int64_t due = s.start + std::llround(static_cast<double>(k) * interval_ns);
     if (due >= s.end) break;
@@ -233,7 +242,9 @@ void tell(int fd, const sender_note& note) {
     if (began >= s.end) break;  // behind schedule: the window is over all the same
     if (measuring) note.max_lag_ns = std::max(note.max_lag_ns, began - due);
     for (const int fd : peers) {
-      const ssize_t sent = ::send(fd, payload.data(), payload.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+      const ssize_t sent =
+          shape.gather ? ::sendmsg(fd, &gathered, MSG_DONTWAIT | MSG_NOSIGNAL)
+                       : ::send(fd, payload.data(), payload.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
       if (sent == size) ++note.sends;
       else ++note.short_sends;
       if (sent > 0) note.bytes_sent += static_cast<std::uint64_t>(sent);
@@ -472,6 +483,7 @@ int send_floor(const bench_options& o, bool pin, const std::string& pin_note) {
   floor_shape shape;
   shape.receivers = o.receivers.value_or(1000);
   shape.bytes = o.bytes.value_or(102);
+  shape.gather = o.gather;
   shape.bursts_per_s = o.rate ? *o.rate : o.deliveries.value_or(100000) / shape.receivers;
   shape.cpu = pin ? o.server_cpu : -1;
   shape.nice = o.nice;
@@ -534,11 +546,11 @@ int send_floor(const bench_options& o, bool pin, const std::string& pin_note) {
          std::to_string(lost_bytes)});
   t.print(stdout, "floor: one sender process, " + std::to_string(shape.receivers) +
                       " loopback TCP sockets, " + std::to_string(shape.bytes) +
-                      "-byte send to each in a burst, " + fixed(shape.bursts_per_s, 1) + " bursts/s for " + fixed(seconds, 1) + " s after " +
+                      (shape.gather ? "-byte sendmsg (2 pieces) to each in a burst, " : "-byte send to each in a burst, ") + fixed(shape.bursts_per_s, 1) + " bursts/s for " + fixed(seconds, 1) + " s after " +
                       fixed(warmup, 1) + " s warm-up\n(sender " + exit_text + ")");
   json_line j;
   j.add("scenario", "floor").add("receivers", static_cast<std::uint64_t>(shape.receivers));
-  j.add("bytes", static_cast<std::uint64_t>(shape.bytes)).add("bursts_per_s", shape.bursts_per_s, 2);
+  j.add("bytes", static_cast<std::uint64_t>(shape.bytes)).add("gather", shape.gather).add("bursts_per_s", shape.bursts_per_s, 2);
   j.add("offered_per_s", offered_s, 1).add("warmup_s", warmup, 2).add("seconds", seconds, 2);
   j.add("window_s", window_s, 3).add("sends_in_window", rep.window_sends).add("sends_per_s", sends_s, 1);
   j.add("sender_cpu_pct", sender_cpu, 2).add("sender_cpu_wait_pct", sender_wait, 2);

@@ -1,9 +1,10 @@
 // The write side of a plain-TCP WebSocket connection: a session's pending messages leave as one
 // gather sendmsg(2) made straight from the event loop. While the socket keeps up there is no
-// composed operation, completion handler or allocation per recipient, and a broadcast's bytes
-// are never copied (the header is framed here, the payload parts are the shared encoded
-// messages). Control frames (pong, close) join the same ordered byte queue, so they can never
-// land inside a data frame.
+// composed operation, completion handler or allocation per recipient. A lone small frame (the
+// usual fan-out delivery) is copied next to its header onto the stack and sent with send(2),
+// which costs the kernel less than a two-piece gather; larger and batched frames are gathered
+// from the shared encoded messages without a copy. Control frames (pong, close) join the same
+// ordered byte queue, so they can never land inside a data frame.
 //
 // Only when the kernel's send buffer is full does anything wait: the unwritten rest stays
 // queued, and async_drain waits for the socket to become writable. The read side is the
@@ -16,6 +17,8 @@
 
 #include <boost/asio/compose.hpp>
 #include <boost/asio/post.hpp>
+
+#include <sys/types.h>
 
 #include <array>
 #include <cstddef>
@@ -87,6 +90,9 @@ class wire {
   /// One gather sendmsg of `chunks` from `offset` bytes into the first. Returns the bytes
   /// written: 0 when the socket would block or failed (then failed_ is set).
   std::size_t send(const chunk* chunks, std::size_t count, std::size_t offset);
+  /// The bytes a send(2) or sendmsg(2) result says went (0 on would-block or error; an error
+  /// is kept in failed_).
+  std::size_t finish_send(ssize_t written);
 
   tcp::socket socket_;
   // Usually empty: a frame only stays when the socket did not take all of it.

@@ -1,0 +1,137 @@
+// The plain-TCP write side alone, over a real loopback connection: a lone small frame (copied flat
+// and sent with send(2)) and gathered frames (sendmsg) leave as the same bytes, and when the
+// socket stops taking them, a frame cut mid-way is finished before the next one starts.
+#include <gtest/gtest.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/read.hpp>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "frame_header.hpp"
+#include "wire.hpp"
+
+namespace parley::test {
+namespace {
+
+using server::error_code;
+using server::frame_parts;
+using server::net::ip::tcp;
+namespace net = server::net;
+
+server::shared_buffer text(std::string bytes) {
+  return std::make_shared<const std::string>(std::move(bytes));
+}
+
+/// What a binary frame of `payload` looks like on the wire.
+std::string framed(const std::string& payload) {
+  std::array<unsigned char, 10> header;
+  const std::size_t size = server::frame_header(server::ws_opcode::binary, payload.size(), header);
+  return std::string(reinterpret_cast<const char*>(header.data()), size) + payload;
+}
+
+/// A connected loopback pair: `wire` writes on the accepted end, `peer` reads.
+struct loopback {
+  net::io_context io;
+  tcp::socket peer{io};
+  std::unique_ptr<server::wire> wire;
+
+  explicit loopback(int send_buffer = 0) {
+    tcp::acceptor acceptor(io, tcp::endpoint(net::ip::address_v4::loopback(), 0));
+    peer.connect(acceptor.local_endpoint());
+    tcp::socket accepted = acceptor.accept();
+    if (send_buffer > 0) {
+      accepted.set_option(net::socket_base::send_buffer_size(send_buffer));
+      peer.set_option(net::socket_base::receive_buffer_size(send_buffer));
+    }
+    wire = std::make_unique<server::wire>(server::beast::tcp_stream(std::move(accepted)));
+  }
+
+  std::string read(std::size_t size) {
+    std::string bytes(size, '\0');
+    net::read(peer, net::buffer(bytes));
+    return bytes;
+  }
+};
+
+TEST(ServerWire, ALoneSmallFrameAndAGatheredFrameLeaveAsTheirFramedBytes) {
+  loopback link;
+  frame_parts lone;
+  lone.messages.push_back(text(std::string(100, 'a')));
+  lone.bytes = 100;
+  ASSERT_TRUE(link.wire->write_frame(lone));
+  EXPECT_TRUE(lone.empty());
+
+  frame_parts batch;  // three messages: one frame, gathered
+  for (const char fill : {'b', 'c', 'd'}) batch.messages.push_back(text(std::string(40, fill)));
+  batch.bytes = 120;
+  ASSERT_TRUE(link.wire->write_frame(batch));
+
+  frame_parts big;  // over the flat-copy size: gathered even though it is one message
+  big.messages.push_back(text(std::string(2000, 'e')));
+  big.bytes = 2000;
+  ASSERT_TRUE(link.wire->write_frame(big));
+
+  const std::string expected = framed(std::string(100, 'a')) +
+                               framed(std::string(40, 'b') + std::string(40, 'c') + std::string(40, 'd')) +
+                               framed(std::string(2000, 'e'));
+  EXPECT_EQ(link.read(expected.size()), expected);
+}
+
+TEST(ServerWire, FramesCutByAFullSocketArriveWholeAndInOrderOnceThePeerReads) {
+  loopback link(/*send_buffer=*/4096);
+  // Lone small frames until the socket stops taking them; each is numbered so order shows.
+  std::string expected;
+  bool drained = true;
+  int written = 0;
+  for (; written < 100000 && drained; ++written) {
+    std::string payload(97, 'x');
+    const std::string number = std::to_string(written);
+    payload.replace(0, number.size(), number);
+    frame_parts frame;
+    frame.messages.push_back(text(payload));
+    frame.bytes = payload.size();
+    drained = link.wire->write_frame(frame);
+    expected += framed(payload);
+  }
+  ASSERT_FALSE(drained) << "a 4 KiB send buffer never filled in " << written << " frames";
+  // Queued behind the cut frame: more lone frames and a control frame, all in order.
+  for (int more = 0; more < 3; ++more) {
+    frame_parts frame;
+    const std::string payload = "after-" + std::to_string(more);
+    frame.messages.push_back(text(payload));
+    frame.bytes = payload.size();
+    EXPECT_FALSE(link.wire->write_frame(frame));
+    expected += framed(payload);
+  }
+  EXPECT_FALSE(link.wire->write_control(server::ws_opcode::pong, "p"));
+  expected += std::string("\x8a\x01p", 3);
+
+  error_code drain_result = net::error::would_block;
+  link.wire->async_drain([&](error_code ec) { drain_result = ec; });
+  std::string received;
+  received.reserve(expected.size());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  link.peer.non_blocking(true);
+  while (received.size() < expected.size() && std::chrono::steady_clock::now() < deadline) {
+    char chunk[8192];
+    error_code ec;
+    const std::size_t got = link.peer.read_some(net::buffer(chunk), ec);
+    if (ec == net::error::would_block) {
+      link.io.run_for(std::chrono::milliseconds(5));  // the drain writes as room appears
+      continue;
+    }
+    ASSERT_FALSE(ec) << ec.message();
+    received.append(chunk, got);
+  }
+  link.io.run_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(drain_result, error_code{});
+  ASSERT_EQ(received.size(), expected.size());
+  EXPECT_TRUE(received == expected) << "bytes differ from the frames written, in order";
+}
+
+}  // namespace
+}  // namespace parley::test
