@@ -259,14 +259,15 @@ class server_run {
   void pump() {
     for (auto& s : slots_) {
       if (!s.logic) continue;
-      server::frame_parts frame;
       int frames = 0;
-      while (s.logic->poll_transmit(frame)) {
+      for (auto frame = s.logic->poll_transmit(); !frame.empty();
+           frame = s.logic->poll_transmit()) {
         expect(++frames < max_frames_per_pump, "poll_transmit drains");
         const auto bytes = frame.joined();
-        expect(bytes.size() == frame.bytes, "frame_parts counts its bytes");
-        check_frame(s, bytes, frame.messages.size());
-        frame.clear();
+        expect(bytes.size() == frame.bytes, "frame_view counts its bytes");
+        const std::size_t messages = frame.messages.size();
+        s.logic->transmitted(frame);
+        check_frame(s, bytes, messages);
       }
       // The driver closes the WebSocket and the session goes away.
       if (s.logic->poll_close()) close(s);

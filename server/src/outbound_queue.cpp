@@ -10,7 +10,7 @@ constexpr std::size_t kept_capacity = 8;
 
 }  // namespace
 
-std::string frame_parts::joined() const {
+std::string frame_view::joined() const {
   std::string payload;
   payload.reserve(bytes);
   for (const auto& message : messages) payload.append(*message);
@@ -26,27 +26,34 @@ push_result outbound_queue::push(shared_buffer message, bool droppable) {
   return push_result::queued;
 }
 
-bool outbound_queue::take_frame(frame_parts& frame) {
-  if (empty()) return false;
-  std::size_t count = 0;
-  while (head_ < pending_.size() && count < frame_messages_) {
-    auto& next = pending_[head_];
+frame_view outbound_queue::next_frame() const {
+  frame_view frame;
+  std::size_t end = head_;
+  while (end < pending_.size() && end - head_ < frame_messages_) {
+    const std::size_t size = pending_[end]->size();
     // The first message always goes, even alone over frame_bytes (max_text bounds it).
-    if (count > 0 && frame.bytes + next->size() > frame_bytes_) break;
-    frame.bytes += next->size();
-    frame.messages.push_back(std::move(next));
-    ++head_;
-    ++count;
+    if (end > head_ && frame.bytes + size > frame_bytes_) break;
+    frame.bytes += size;
+    ++end;
   }
+  frame.messages = std::span<const shared_buffer>(pending_.data() + head_, end - head_);
+  return frame;
+}
+
+void outbound_queue::pop_frame(const frame_view& frame) {
+  const std::size_t end = head_ + frame.messages.size();
   bytes_ -= frame.bytes;
-  if (empty()) {
+  if (end == pending_.size()) {
     clear();
-  } else if (head_ > kept_capacity && head_ * 2 > pending_.size()) {
-    // A session that never quite catches up must not grow the taken prefix forever.
+    return;
+  }
+  // Sent messages are let go now, not when the prefix is next erased.
+  for (; head_ < end; ++head_) pending_[head_].reset();
+  if (head_ > kept_capacity && head_ * 2 > pending_.size()) {
+    // A session that never quite catches up must not grow the sent prefix forever.
     pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(head_));
     head_ = 0;
   }
-  return true;
 }
 
 void outbound_queue::clear() {

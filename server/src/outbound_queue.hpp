@@ -1,12 +1,14 @@
 // A session's bounded outbound queue. Messages arrive already encoded as shared buffers (a
-// broadcast is encoded once and the same bytes are queued for every recipient); take_frame()
-// hands out what is pending, oldest first, as the parts of one WebSocket frame, which is the
-// protocol's batching. The parts are never copied: the plain-TCP driver gathers them into one
-// sendmsg behind a frame header.
+// broadcast is encoded once and the same bytes are queued for every recipient); next_frame()
+// shows what is pending, oldest first, as the parts of one WebSocket frame, which is the
+// protocol's batching, and pop_frame() drops them once they are written. The parts are viewed
+// where they lie, never moved or copied on the way out: the plain-TCP driver sends them
+// straight from the queue, and keeps copies only of what the socket did not take.
 #pragma once
 
 #include <cstddef>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -16,15 +18,12 @@ namespace parley::server {
 using shared_buffer = std::shared_ptr<const std::string>;
 
 /// The messages of one outgoing frame, in order; written back to back they are its payload.
-struct frame_parts {
-  std::vector<shared_buffer> messages;
+/// A view: valid until the queue it came from changes.
+struct frame_view {
+  std::span<const shared_buffer> messages;
   std::size_t bytes = 0;  // payload size: the messages' sizes summed
 
   bool empty() const { return messages.empty(); }
-  void clear() {
-    messages.clear();
-    bytes = 0;
-  }
   /// The payload as one buffer (for TLS, where each write is its own record, and for tests).
   std::string joined() const;
 };
@@ -47,9 +46,11 @@ class outbound_queue {
 
   /// Queues `message`; see push_result.
   push_result push(shared_buffer message, bool droppable);
-  /// Moves the oldest pending messages that fit one frame into `frame` (which must be empty).
-  /// False, leaving it empty, when nothing is pending.
-  bool take_frame(frame_parts& frame);
+  /// The oldest pending messages that fit one frame; empty when nothing is pending. It stays
+  /// valid until the next push, pop or clear.
+  frame_view next_frame() const;
+  /// Drops `frame`, which next_frame() returned and nothing has changed since, from the front.
+  void pop_frame(const frame_view& frame);
   /// Drops everything pending (the session is closing abortively).
   void clear();
 

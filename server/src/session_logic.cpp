@@ -128,10 +128,9 @@ void session_logic::shutdown(proto::close_code code) {
 
 // ---- outputs ----------------------------------------------------------------------------------
 
-bool session_logic::poll_transmit(frame_parts& frame) {
-  if (!queue_.take_frame(frame)) return false;
+void session_logic::transmitted(const frame_view& frame) {
   hub_.stats().frame_out(frame.bytes, frame.messages.size());
-  return true;
+  queue_.pop_frame(frame);
 }
 
 std::optional<proto::close_code> session_logic::poll_close() const {

@@ -10,7 +10,9 @@
 //   s.on_output([&] { pump(); });            // broadcasts from other sessions arrive any time
 //   on every frame:   s.handle_frame(bytes, now); pump();
 //   on the timer:     s.handle_timeout(now); pump();
-//   pump():  while (s.poll_transmit(parts)) write parts as one frame (one write in flight);
+//   pump():  while (frame = s.poll_transmit(), !frame.empty()) {
+//              write (or copy) frame as one WebSocket frame; s.transmitted(frame);
+//            }  (one write in flight: stop while the socket is full)
 //            if (auto code = s.poll_close()) close the WebSocket with code;
 //            arm the timer for s.poll_timeout().
 #pragma once
@@ -57,9 +59,11 @@ class session_logic {
   void shutdown(proto::close_code code);
 
   // ---- outputs ----
-  /// Moves the next frame's messages (pending messages coalesced) into `frame`, which must be
-  /// empty; false when nothing is pending.
-  bool poll_transmit(frame_parts& frame);
+  /// The next frame's messages (pending messages coalesced, oldest first), viewed in place;
+  /// empty when nothing is pending. Valid until the next call on this session.
+  frame_view poll_transmit() const { return queue_.next_frame(); }
+  /// The frame poll_transmit() returned has been written or copied: it leaves the queue.
+  void transmitted(const frame_view& frame);
   /// The close code once the session must close and all output has been taken.
   std::optional<proto::close_code> poll_close() const;
   /// The next deadline for handle_timeout, or millis::max().

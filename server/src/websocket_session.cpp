@@ -141,6 +141,7 @@ void websocket_session<Stream>::on_read(error_code ec, std::size_t bytes) {
 template <class Stream>
 void websocket_session<Stream>::handle_input(std::span<char> bytes) {
   corks_.note_input();
+  deadline_stale_ = true;
   reader_.handle_input(bytes);
   while (const auto event = reader_.poll_event()) {
     switch (event->type) {
@@ -205,21 +206,21 @@ template <class Stream>
 void websocket_session<Stream>::write_frames() {
   if constexpr (tls) {
     // One frame per write: the rest stays in the logic's queue, which bounds it.
-    if (logic_.poll_transmit(frame_)) {
+    if (const auto frame = logic_.poll_transmit(); !frame.empty()) {
       std::array<unsigned char, 10> header;
-      const std::size_t size = frame_header(ws_opcode::binary, frame_.bytes, header);
+      const std::size_t size = frame_header(ws_opcode::binary, frame.bytes, header);
       tls_.out.append(reinterpret_cast<const char*>(header.data()), size);
-      for (const auto& part : frame_.messages) tls_.out += *part;
-      frame_.clear();
+      for (const auto& part : frame.messages) tls_.out += *part;
+      logic_.transmitted(frame);
     }
     if (!tls_.out.empty()) start_write();
   } else {
-    while (logic_.poll_transmit(frame_)) {
+    for (auto frame = logic_.poll_transmit(); !frame.empty(); frame = logic_.poll_transmit()) {
+      const bool drained = transport_.write_frame(frame);
+      logic_.transmitted(frame);
       // The socket took part of it: the rest waits in the wire.
-      if (!transport_.write_frame(frame_)) return start_write();
+      if (!drained) return start_write();
     }
-    // A burst's big frame should not leave its slots allocated on a quiet connection.
-    if (frame_.messages.capacity() > 8) frame_.messages = {};
   }
 }
 
@@ -323,6 +324,8 @@ void websocket_session<Stream>::end_output() {
 
 template <class Stream>
 void websocket_session<Stream>::arm_timer() {
+  if (!deadline_stale_) return;
+  deadline_stale_ = false;
   const auto deadline = logic_.poll_timeout();
   if (deadline == armed_ || finished_ || closing_) return;
   armed_ = deadline;
@@ -345,6 +348,7 @@ void websocket_session<Stream>::on_timer(error_code ec) {
     return finish();
   }
   armed_ = proto::millis::max();
+  deadline_stale_ = true;
   logic_.handle_timeout(read_clocks());
   pump();
 }

@@ -101,10 +101,12 @@ class websocket_session : public std::enable_shared_from_this<websocket_session<
   transport transport_;
   frame_reader reader_;
   net::steady_timer timer_;
-  frame_parts frame_;  // the next frame's messages (its vector's capacity is reused)
   [[no_unique_address]] std::conditional_t<tls, tls_buffers, no_buffers> tls_;
   std::string owed_pong_;  // the latest ping's payload while a write is in flight
   proto::millis armed_ = proto::millis::max();
+  // Input or a timeout reached the logic since the timer was armed, so its deadline may have
+  // moved. Output alone (a broadcast) never moves it: a fan-out skips the re-arm check.
+  bool deadline_stale_ = true;
   bool writing_ = false;   // a write waits for the socket
   bool held_ = false;      // in the cork
   bool closing_ = false;   // our close frame is queued: no data frames from here on

@@ -23,6 +23,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -39,10 +40,11 @@ class wire {
   tcp::socket& socket() noexcept { return socket_; }
   tcp::socket::executor_type get_executor() noexcept { return socket_.get_executor(); }
 
-  /// Queues `frame` as one binary WebSocket frame (its messages back to back as the payload)
-  /// and writes as much of the queue as the socket takes now. True when nothing is left queued;
-  /// otherwise keep the rest moving with async_drain. Leaves `frame` empty either way.
-  bool write_frame(frame_parts& frame);
+  /// Writes `frame` as one binary WebSocket frame (its messages back to back as the payload),
+  /// straight from the caller's buffers when nothing is queued; whatever the socket does not
+  /// take now is queued (the wire keeps its own references). True when nothing is left queued;
+  /// otherwise keep the rest moving with async_drain. Either way the caller is done with `frame`.
+  bool write_frame(const frame_view& frame);
   /// Queues a control frame (RFC 6455 §5.5: `opcode` 0x8 close, 0xA pong) behind everything
   /// pending, then writes as the above.
   bool write_control(unsigned opcode, std::string_view payload);
@@ -83,13 +85,17 @@ class wire {
     }
   };
 
-  /// Queues `next` (whole) and writes what the socket takes.
-  bool write_chunk(chunk& next, std::size_t size);
+  /// Writes a frame of `size` bytes: `header` then `parts`, as write_frame says.
+  bool write(std::span<const unsigned char> header, std::span<const shared_buffer> parts,
+             std::size_t size);
   /// Writes from the front of the queue until it is empty, the socket would block or fails.
   void flush();
-  /// One gather sendmsg of `chunks` from `offset` bytes into the first. Returns the bytes
-  /// written: 0 when the socket would block or failed (then failed_ is set).
-  std::size_t send(const chunk* chunks, std::size_t count, std::size_t offset);
+  /// Sends one frame that nothing is queued ahead of: flat when small and of one part, else
+  /// gathered. Returns the bytes written: 0 when the socket would block or failed (then
+  /// failed_ is set).
+  std::size_t send(std::span<const unsigned char> header, std::span<const shared_buffer> parts);
+  /// One gather sendmsg of the queue from offset_ bytes into its front; returns as above.
+  std::size_t send_queue();
   /// The bytes a send(2) or sendmsg(2) result says went (0 on would-block or error; an error
   /// is kept in failed_).
   std::size_t finish_send(ssize_t written);

@@ -24,11 +24,10 @@ struct drained {
 
 drained drain(server::session_logic& session) {
   drained out;
-  server::frame_parts frame;
-  while (session.poll_transmit(frame)) {
+  for (auto frame = session.poll_transmit(); !frame.empty(); frame = session.poll_transmit()) {
     ++out.frames;
     auto decoded = proto::decode_frame(frame.joined());
-    frame.clear();
+    session.transmitted(frame);
     EXPECT_TRUE(decoded) << "server frame does not decode";
     for (auto& m : decoded.messages) out.messages.push_back(std::move(m));
   }

@@ -2,6 +2,7 @@
 // session that never quite catches up is drained a frame at a time.
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <string>
 
 #include "outbound_queue.hpp"
@@ -9,7 +10,7 @@
 namespace parley::test {
 namespace {
 
-using server::frame_parts;
+using server::frame_view;
 using server::outbound_queue;
 using server::push_result;
 
@@ -20,29 +21,30 @@ server::shared_buffer message(std::size_t size, char fill = 'm') {
 TEST(ServerOutboundQueue, FramesStayWithinTheClientsLimitsExceptForOneBigMessage) {
   outbound_queue queue(1 << 20, /*frame_bytes=*/100, /*frame_messages=*/3);
   for (int i = 0; i < 5; ++i) ASSERT_EQ(queue.push(message(10), false), push_result::queued);
-  frame_parts frame;
-  ASSERT_TRUE(queue.take_frame(frame));
+  frame_view frame = queue.next_frame();
   EXPECT_EQ(frame.messages.size(), 3u);  // the message limit
   EXPECT_EQ(frame.bytes, 30u);
   EXPECT_EQ(frame.joined(), std::string(30, 'm'));
-  frame.clear();
-  ASSERT_TRUE(queue.take_frame(frame));
+  EXPECT_EQ(queue.next_frame().messages.data(), frame.messages.data()) << "a look, not a take";
+  queue.pop_frame(frame);
+  EXPECT_EQ(queue.bytes(), 20u);
+  frame = queue.next_frame();
   EXPECT_EQ(frame.messages.size(), 2u);
-  frame.clear();
-  EXPECT_FALSE(queue.take_frame(frame));
-  EXPECT_TRUE(frame.empty());
+  queue.pop_frame(frame);
+  EXPECT_TRUE(queue.next_frame().empty());
 
   queue.push(message(60), false);
   queue.push(message(60), false);
   queue.push(message(500), false);  // alone over frame_bytes: still goes, alone
-  ASSERT_TRUE(queue.take_frame(frame));
+  frame = queue.next_frame();
   EXPECT_EQ(frame.messages.size(), 1u) << "60 + 60 is over 100 bytes";
-  frame.clear();
-  ASSERT_TRUE(queue.take_frame(frame));
+  queue.pop_frame(frame);
+  frame = queue.next_frame();
   EXPECT_EQ(frame.bytes, 60u);
-  frame.clear();
-  ASSERT_TRUE(queue.take_frame(frame));
+  queue.pop_frame(frame);
+  frame = queue.next_frame();
   EXPECT_EQ(frame.bytes, 500u);
+  queue.pop_frame(frame);
   EXPECT_TRUE(queue.empty());
   EXPECT_EQ(queue.bytes(), 0u);
 }
@@ -67,19 +69,23 @@ TEST(ServerOutboundQueue, ASessionThatNeverCatchesUpKeepsItsOrder) {
   outbound_queue queue(1 << 20, 1 << 16, /*frame_messages=*/2);
   int next_in = 0;
   int next_out = 0;
-  frame_parts frame;
+  std::weak_ptr<const std::string> first_sent;
   for (int round = 0; round < 3000; ++round) {
     for (int i = 0; i < 3; ++i) {
       ASSERT_EQ(queue.push(std::make_shared<const std::string>(std::to_string(next_in++)), false),
                 push_result::queued);
     }
-    ASSERT_TRUE(queue.take_frame(frame));
+    const frame_view frame = queue.next_frame();
+    ASSERT_EQ(frame.messages.size(), 2u);
     for (const auto& m : frame.messages) ASSERT_EQ(*m, std::to_string(next_out++));
-    frame.clear();
+    if (round == 0) first_sent = frame.messages.front();
+    queue.pop_frame(frame);
+    // Memory: a message sent is let go at once, not held until the queue empties.
+    ASSERT_TRUE(first_sent.expired()) << "round " << round;
   }
-  while (queue.take_frame(frame)) {
+  for (frame_view frame = queue.next_frame(); !frame.empty(); frame = queue.next_frame()) {
     for (const auto& m : frame.messages) ASSERT_EQ(*m, std::to_string(next_out++));
-    frame.clear();
+    queue.pop_frame(frame);
   }
   EXPECT_EQ(next_out, next_in);
   EXPECT_EQ(queue.bytes(), 0u);

@@ -6,6 +6,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/read.hpp>
 
+#include <array>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -18,13 +19,23 @@ namespace parley::test {
 namespace {
 
 using server::error_code;
-using server::frame_parts;
 using server::net::ip::tcp;
 namespace net = server::net;
 
 server::shared_buffer text(std::string bytes) {
   return std::make_shared<const std::string>(std::move(bytes));
 }
+
+/// Messages held as a session's queue holds them, shown to the wire as one frame.
+struct held_frame {
+  std::vector<server::shared_buffer> messages;
+
+  server::frame_view view() const {
+    std::size_t bytes = 0;
+    for (const auto& m : messages) bytes += m->size();
+    return {messages, bytes};
+  }
+};
 
 /// What a binary frame of `payload` looks like on the wire.
 std::string framed(const std::string& payload) {
@@ -59,21 +70,13 @@ struct loopback {
 
 TEST(ServerWire, ALoneSmallFrameAndAGatheredFrameLeaveAsTheirFramedBytes) {
   loopback link;
-  frame_parts lone;
-  lone.messages.push_back(text(std::string(100, 'a')));
-  lone.bytes = 100;
-  ASSERT_TRUE(link.wire->write_frame(lone));
-  EXPECT_TRUE(lone.empty());
-
-  frame_parts batch;  // three messages: one frame, gathered
+  ASSERT_TRUE(link.wire->write_frame(held_frame{{text(std::string(100, 'a'))}}.view()));
+  // Three messages: one frame, gathered.
+  held_frame batch;
   for (const char fill : {'b', 'c', 'd'}) batch.messages.push_back(text(std::string(40, fill)));
-  batch.bytes = 120;
-  ASSERT_TRUE(link.wire->write_frame(batch));
-
-  frame_parts big;  // over the flat-copy size: gathered even though it is one message
-  big.messages.push_back(text(std::string(2000, 'e')));
-  big.bytes = 2000;
-  ASSERT_TRUE(link.wire->write_frame(big));
+  ASSERT_TRUE(link.wire->write_frame(batch.view()));
+  // Over the flat-copy size: gathered even though it is one message.
+  ASSERT_TRUE(link.wire->write_frame(held_frame{{text(std::string(2000, 'e'))}}.view()));
 
   const std::string expected = framed(std::string(100, 'a')) +
                                framed(std::string(40, 'b') + std::string(40, 'c') + std::string(40, 'd')) +
@@ -91,20 +94,15 @@ TEST(ServerWire, FramesCutByAFullSocketArriveWholeAndInOrderOnceThePeerReads) {
     std::string payload(97, 'x');
     const std::string number = std::to_string(written);
     payload.replace(0, number.size(), number);
-    frame_parts frame;
-    frame.messages.push_back(text(payload));
-    frame.bytes = payload.size();
-    drained = link.wire->write_frame(frame);
+    // The frame's own buffers go away at once: what the socket did not take, the wire keeps.
+    drained = link.wire->write_frame(held_frame{{text(payload)}}.view());
     expected += framed(payload);
   }
   ASSERT_FALSE(drained) << "a 4 KiB send buffer never filled in " << written << " frames";
   // Queued behind the cut frame: more lone frames and a control frame, all in order.
   for (int more = 0; more < 3; ++more) {
-    frame_parts frame;
     const std::string payload = "after-" + std::to_string(more);
-    frame.messages.push_back(text(payload));
-    frame.bytes = payload.size();
-    EXPECT_FALSE(link.wire->write_frame(frame));
+    EXPECT_FALSE(link.wire->write_frame(held_frame{{text(payload)}}.view()));
     expected += framed(payload);
   }
   EXPECT_FALSE(link.wire->write_control(server::ws_opcode::pong, "p"));
