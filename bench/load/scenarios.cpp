@@ -3,6 +3,7 @@
 #include "clock.hpp"
 #include "report.hpp"
 #include "server_process.hpp"
+#include "slices.hpp"
 
 #include "jwt.hpp"
 
@@ -263,6 +264,7 @@ struct step_result {
   double server_cpu = -1, generator_cpu = -1;  // % of one core
   double server_wait = -1, generator_wait = -1;  // runnable but not running, % of the window
   double server_us_per_delivery = -1;
+  slice_spread server_slices;      // the same per second of the window
   std::int64_t server_rss_kib = -1;
   double load = -1;                // 1-minute load average at the end of the window
   double publisher_lag_ms = 0;     // worst lateness of a send behind schedule
@@ -323,7 +325,7 @@ class fanout_rig {
     sleep_until_ns(measure);
     const cpu_sample c0 = sample_cpu(ctx_.server_pid);
     const std::uint64_t d0 = receivers_.deliveries();
-    sleep_until_ns(end);
+    r.server_slices = measure_slices(end);
     const cpu_sample c1 = sample_cpu(ctx_.server_pid);
     const std::uint64_t d1 = receivers_.deliveries();
     r.server_rss_kib = server_rss(ctx_);
@@ -408,6 +410,29 @@ class fanout_rig {
     std::uint64_t duplicates = 0, reordered = 0, seq_gaps = 0, seq_repeats = 0, errors = 0;
   };
 
+  /// Until `end`: the server's CPU per delivery in each second (see slices.hpp). Unknown
+  /// without a server PID.
+  slice_spread measure_slices(std::int64_t end) {
+    const pid_t server = ctx_.server_pid;
+    std::vector<double> costs;
+    std::int64_t at = now_ns();
+    std::int64_t cpu = server > 0 ? process_run_ns(server) : -1;
+    std::uint64_t delivered = receivers_.deliveries();
+    while (true) {
+      const std::int64_t next = std::min(at + slice_ns, end);
+      sleep_until_ns(next);
+      if (next - at < min_slice_ns) break;
+      const std::int64_t cpu_now = server > 0 ? process_run_ns(server) : -1;
+      const std::uint64_t delivered_now = receivers_.deliveries();
+      costs.push_back(cpu < 0 || cpu_now < 0 ? -1 : slice_cost(cpu_now - cpu, delivered_now - delivered));
+      at = next;
+      cpu = cpu_now;
+      delivered = delivered_now;
+      if (next >= end) break;
+    }
+    return spread_of(std::move(costs));
+  }
+
   const bench_context& ctx_;
   run_marks marks_;
   user_book users_;
@@ -423,7 +448,7 @@ class fanout_rig {
 std::vector<std::string> step_header() {
   return {"receivers", "msgs/s", "offered/s", "delivered/s", "p50 ms", "p99 ms", "p99.9 ms",
           "max ms", "lost", "dup", "reord", "srv CPU", "gen CPU", "srv wait", "gen wait",
-          "srv us/deliv", "srv RSS MiB"};
+          "srv us/deliv", "1s med", "1s min", "srv RSS MiB"};
 }
 
 std::vector<std::string> step_row(const step_result& r) {
@@ -443,6 +468,8 @@ std::vector<std::string> step_row(const step_result& r) {
           pct(r.server_wait),
           pct(r.generator_wait),
           fixed(r.server_us_per_delivery, 2),
+          fixed(r.server_slices.median_us, 2),
+          fixed(r.server_slices.min_us, 2),
           r.server_rss_kib < 0 ? "-" : fixed(static_cast<double>(r.server_rss_kib) / 1024.0, 1)};
 }
 
@@ -475,6 +502,9 @@ void add_step(json_line& j, const step_result& r) {
       .add("generator_cpu_wait_pct", r.generator_wait, 1)
       .add("loadavg_1m", r.load, 2)
       .add("server_cpu_us_per_delivery", r.server_us_per_delivery, 3)
+      .add("server_cpu_us_per_delivery_median_1s", r.server_slices.median_us, 3)
+      .add("server_cpu_us_per_delivery_min_1s", r.server_slices.min_us, 3)
+      .add("slices", static_cast<std::uint64_t>(r.server_slices.slices))
       .add("server_rss_kib", r.server_rss_kib)
       .add("publisher_max_lag_ms", r.publisher_lag_ms, 3)
       .add("drained", r.drained)

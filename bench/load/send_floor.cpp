@@ -4,6 +4,7 @@
 #include "report.hpp"
 #include "scenarios.hpp"       // exit statuses
 #include "server_process.hpp"  // pin_to_cpu, /proc readings, abort_bench
+#include "slices.hpp"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -53,6 +54,9 @@ struct floor_schedule {
   std::int64_t end = 0;      // end of the window: no burst is due at or after it
 };
 
+/// Slices a window's report holds (a longer window reports its first 64 seconds' spread).
+constexpr std::size_t max_slices = 64;
+
 /// What the sender tells the generator. Fixed size and below PIPE_BUF, so every write arrives
 /// whole and in one read.
 struct sender_note {
@@ -69,6 +73,8 @@ struct sender_note {
   std::int64_t window_cpu_ns = 0;
   std::int64_t window_wait_ns = -1;  // runnable but not running; -1 unknown
   std::int64_t max_lag_ns = 0;       // worst start of a window burst behind its deadline
+  std::uint32_t slices = 0;          // one-second slices of the window (the first max_slices)
+  double slice_us[max_slices] = {};  // CPU µs per whole send in each
 };
 static_assert(sizeof(sender_note) <= PIPE_BUF);
 
@@ -218,13 +224,25 @@ void tell(int fd, const sender_note& note) {
   bool measuring = false;
   std::int64_t at0 = 0, cpu0 = 0, wait0 = -1;
   std::uint64_t sends0 = 0;
+  std::int64_t slice_at = 0, slice_cpu = 0;  // the current slice's start
+  std::uint64_t slice_sends = 0;
   const auto start_window = [&] {
     sleep_until(s.measure);
-    at0 = now_ns();
-    cpu0 = own_cpu_ns();
+    at0 = slice_at = now_ns();
+    cpu0 = slice_cpu = own_cpu_ns();
     wait0 = own_wait_ns();
-    sends0 = note.sends;
+    sends0 = slice_sends = note.sends;
     measuring = true;
+  };
+  // Closes the current slice at `at` (between bursts, so its sends are whole).
+  const auto end_slice = [&](std::int64_t at) {
+    const std::int64_t cpu = own_cpu_ns();
+    if (note.slices < max_slices) {
+      note.slice_us[note.slices++] = slice_cost(cpu - slice_cpu, note.sends - slice_sends);
+    }
+    slice_at = at;
+    slice_cpu = cpu;
+    slice_sends = note.sends;
   };
   const auto size = static_cast<ssize_t>(payload.size());
   // --gather: the same bytes as a frame header and a shared payload would leave a server.
@@ -240,7 +258,10 @@ void tell(int fd, const sender_note& note) {
     sleep_until(due);
     const std::int64_t began = now_ns();
     if (began >= s.end) break;  // behind schedule: the window is over all the same
-    if (measuring) note.max_lag_ns = std::max(note.max_lag_ns, began - due);
+    if (measuring) {
+      note.max_lag_ns = std::max(note.max_lag_ns, began - due);
+      if (began - slice_at >= slice_ns) end_slice(began);
+    }
     for (const int fd : peers) {
       const ssize_t sent =
           shape.gather ? ::sendmsg(fd, &gathered, MSG_DONTWAIT | MSG_NOSIGNAL)
@@ -252,6 +273,7 @@ void tell(int fd, const sender_note& note) {
   }
   if (!measuring) start_window();  // a window shorter than one burst interval
   sleep_until(s.end);
+  if (now_ns() - slice_at >= min_slice_ns) end_slice(now_ns());
   const std::int64_t at1 = now_ns();
   const std::int64_t cpu1 = own_cpu_ns();
   const std::int64_t wait1 = own_wait_ns();
@@ -532,6 +554,8 @@ int send_floor(const bench_options& o, bool pin, const std::string& pin_note) {
   const double us_per_send = rep.window_sends > 0 ? static_cast<double>(rep.window_cpu_ns) / 1e3 /
                                                         static_cast<double>(rep.window_sends)
                                                   : -1;
+  const slice_spread spread =
+      spread_of(std::vector<double>(rep.slice_us, rep.slice_us + std::min<std::size_t>(rep.slices, max_slices)));
   const std::int64_t gen_wall = r.g1.at - r.g0.at;
   const double gen_cpu = r.g0.cpu < 0 || r.g1.cpu < 0 ? -1 : pct(r.g1.cpu - r.g0.cpu, gen_wall);
   const double gen_wait = r.g0.wait < 0 || r.g1.wait < 0 ? -1 : pct(r.g1.wait - r.g0.wait, gen_wall);
@@ -539,11 +563,11 @@ int send_floor(const bench_options& o, bool pin, const std::string& pin_note) {
   const bool correct = rep.short_sends == 0 && lost_bytes == 0 && r.closed_early == 0;
 
   text_table t({"receivers", "bytes", "bursts/s", "offered/s", "sends/s", "snd CPU", "snd wait", "us/send",
-                "gen CPU", "gen wait", "short sends", "lost bytes"});
+                "1s med", "1s min", "gen CPU", "gen wait", "short sends", "lost bytes"});
   t.row({std::to_string(shape.receivers), std::to_string(shape.bytes), fixed(shape.bursts_per_s, 1),
          fixed(offered_s, 0), fixed(sends_s, 0), pct_text(sender_cpu), pct_text(sender_wait),
-         fixed(us_per_send, 3), pct_text(gen_cpu), pct_text(gen_wait), std::to_string(rep.short_sends),
-         std::to_string(lost_bytes)});
+         fixed(us_per_send, 3), fixed(spread.median_us, 3), fixed(spread.min_us, 3), pct_text(gen_cpu),
+         pct_text(gen_wait), std::to_string(rep.short_sends), std::to_string(lost_bytes)});
   t.print(stdout, "floor: one sender process, " + std::to_string(shape.receivers) +
                       " loopback TCP sockets, " + std::to_string(shape.bytes) +
                       (shape.gather ? "-byte sendmsg (2 pieces) to each in a burst, " : "-byte send to each in a burst, ") + fixed(shape.bursts_per_s, 1) + " bursts/s for " + fixed(seconds, 1) + " s after " +
@@ -555,6 +579,8 @@ int send_floor(const bench_options& o, bool pin, const std::string& pin_note) {
   j.add("window_s", window_s, 3).add("sends_in_window", rep.window_sends).add("sends_per_s", sends_s, 1);
   j.add("sender_cpu_pct", sender_cpu, 2).add("sender_cpu_wait_pct", sender_wait, 2);
   j.add("cpu_us_per_send", us_per_send, 4);
+  j.add("cpu_us_per_send_median_1s", spread.median_us, 4).add("cpu_us_per_send_min_1s", spread.min_us, 4);
+  j.add("slices", static_cast<std::uint64_t>(spread.slices));
   j.add("sender_max_lag_ms", static_cast<double>(rep.max_lag_ns) / 1e6, 3);
   j.add("generator_cpu_pct", gen_cpu, 1).add("generator_cpu_wait_pct", gen_wait, 1);
   j.add("sends_total", rep.sends).add("short_sends", rep.short_sends);

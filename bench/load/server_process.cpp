@@ -78,21 +78,31 @@ std::int64_t process_cpu_ns(pid_t pid) {
   return (utime + stime) * (1'000'000'000LL / ticks);
 }
 
-std::int64_t process_wait_ns(pid_t pid) {
+namespace {
+
+/// Field `field` (0: time on a CPU, 1: time runnable but waiting) of /proc/<pid>/schedstat,
+/// summed over the process's threads, in ns; -1 if unreadable.
+std::int64_t schedstat_sum(pid_t pid, int field) {
   std::error_code ec;
   const fs::path tasks = pid == 0 ? fs::path("/proc/self/task") : fs::path("/proc/" + std::to_string(pid) + "/task");
   std::int64_t total = 0;
   bool any = false;
   for (const auto& task : fs::directory_iterator(tasks, ec)) {
     std::ifstream in(task.path() / "schedstat");
-    long long on_cpu = 0, waiting = 0;
-    if (in >> on_cpu >> waiting) {
-      total += waiting;
+    long long times[2] = {0, 0};
+    if (in >> times[0] >> times[1]) {
+      total += times[field];
       any = true;
     }
   }
   return any ? total : -1;
 }
+
+}  // namespace
+
+std::int64_t process_wait_ns(pid_t pid) { return schedstat_sum(pid, 1); }
+
+std::int64_t process_run_ns(pid_t pid) { return schedstat_sum(pid, 0); }
 
 double load_average() {
   std::ifstream in("/proc/loadavg");

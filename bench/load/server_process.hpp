@@ -17,6 +17,9 @@ std::int64_t process_cpu_ns(pid_t pid);
 /// ns, summed over /proc/<pid>/task/*/schedstat; -1 if unreadable. On a shared machine this is
 /// the CPU other processes took from the one measured.
 std::int64_t process_wait_ns(pid_t pid);
+/// Time the threads of a process (0 = this process) ran, in ns, summed the same way: the
+/// scheduler's exact runtime (as CLOCK_PROCESS_CPUTIME_ID), where process_cpu_ns counts ticks.
+std::int64_t process_run_ns(pid_t pid);
 /// The 1-minute load average, from /proc/loadavg; -1 if unreadable.
 double load_average();
 /// Resident set size (VmRSS) of a process (0 = this process), in KiB; -1 if unreadable.
