@@ -26,7 +26,11 @@ void cork::release() {
   releasing_.swap(held_);
   // Writers held while this runs (a session released here and destroyed announces its user's
   // presence to others) go into held_, for the next release, not into this loop.
-  for (auto& writer : releasing_) writer->uncork();
+  for (auto& writer : releasing_) {
+    writer->uncork();
+    // Let go now, while the writer's reference count is still in the cache.
+    writer.reset();
+  }
   releasing_.clear();
 }
 

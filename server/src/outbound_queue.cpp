@@ -22,11 +22,17 @@ push_result outbound_queue::push(shared_buffer message, bool droppable) {
   if (droppable && bytes_ > max_bytes_ / 2) return push_result::dropped;
   if (bytes_ + message->size() > max_bytes_) return push_result::overflow;
   bytes_ += message->size();
-  pending_.push_back(std::move(message));
+  if (empty()) {
+    only_ = std::move(message);
+  } else {
+    if (only_) pending_.push_back(std::move(only_));
+    pending_.push_back(std::move(message));
+  }
   return push_result::queued;
 }
 
 frame_view outbound_queue::next_frame() const {
+  if (only_) return {std::span<const shared_buffer>(&only_, 1), only_->size()};
   frame_view frame;
   std::size_t end = head_;
   while (end < pending_.size() && end - head_ < frame_messages_) {
@@ -41,8 +47,12 @@ frame_view outbound_queue::next_frame() const {
 }
 
 void outbound_queue::pop_frame(const frame_view& frame) {
-  const std::size_t end = head_ + frame.messages.size();
   bytes_ -= frame.bytes;
+  if (frame.messages.data() == &only_) {
+    only_.reset();
+    return;
+  }
+  const std::size_t end = head_ + frame.messages.size();
   if (end == pending_.size()) {
     clear();
     return;
@@ -57,6 +67,7 @@ void outbound_queue::pop_frame(const frame_view& frame) {
 }
 
 void outbound_queue::clear() {
+  only_.reset();
   pending_.clear();
   if (pending_.capacity() > kept_capacity) pending_.shrink_to_fit();
   head_ = 0;

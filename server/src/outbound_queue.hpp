@@ -43,6 +43,8 @@ class outbound_queue {
   /// clients can decode server frames with the same limits they are given for their own.
   outbound_queue(std::size_t max_bytes, std::size_t frame_bytes, std::size_t frame_messages)
       : max_bytes_(max_bytes), frame_bytes_(frame_bytes), frame_messages_(frame_messages) {}
+  outbound_queue(const outbound_queue&) = delete;  // a frame_view may point into it
+  outbound_queue& operator=(const outbound_queue&) = delete;
 
   /// Queues `message`; see push_result.
   push_result push(shared_buffer message, bool droppable);
@@ -54,17 +56,23 @@ class outbound_queue {
   /// Drops everything pending (the session is closing abortively).
   void clear();
 
-  bool empty() const { return head_ == pending_.size(); }
-  /// Bytes pending (not counting a frame already taken).
+  bool empty() const { return !only_ && head_ == pending_.size(); }
+  /// Bytes pending.
   std::size_t bytes() const { return bytes_; }
 
  private:
-  std::size_t max_bytes_, frame_bytes_, frame_messages_;
+  // The usual queue holds one message: written before the next one arrives. It waits in
+  // only_, inside the session object, so a fan-out touches no heap block of the queue; a
+  // second message moves it to pending_ first. Invariant: only_ is set only while pending_
+  // holds nothing unsent.
+  shared_buffer only_;
+  std::size_t bytes_ = 0;
+  std::size_t max_bytes_;
   // A vector consumed from head_ rather than a deque: libstdc++'s deque allocates ~600 bytes
   // even when empty, which every idle connection would pay.
   std::vector<shared_buffer> pending_;
   std::size_t head_ = 0;
-  std::size_t bytes_ = 0;
+  std::size_t frame_bytes_, frame_messages_;
 };
 
 }  // namespace parley::server

@@ -23,9 +23,9 @@ std::span<char> scratch() {
 template <class Stream>
 websocket_session<Stream>::websocket_session(Stream&& stream, connection_slot slot,
                                              shared_state& hub, cork& corks)
-    : slot_(std::move(slot)),
+    : corks_(corks),
+      slot_(std::move(slot)),
       hub_(hub),
-      corks_(corks),
       transport_(std::move(stream)),
       reader_(hub.options().max_frame),
       timer_(transport_.get_executor()),

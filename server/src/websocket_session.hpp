@@ -94,25 +94,27 @@ class websocket_session : public std::enable_shared_from_this<websocket_session<
   void finish();
   tcp::socket& socket();
 
-  // Declared first: given back only after the socket below has been closed.
+  // What every delivery checks (hold(), uncork()) comes first, on the cache line of the
+  // object's start, which the reference counts and the cork's vtable pointer share.
+  cork& corks_;
+  bool writing_ = false;   // a write waits for the socket
+  bool held_ = false;      // in the cork
+  bool closing_ = false;   // our close frame is queued: no data frames from here on
+  bool finished_ = false;
+  // Input or a timeout reached the logic since the timer was armed, so its deadline may have
+  // moved. Output alone (a broadcast) never moves it: a fan-out skips the re-arm check.
+  bool deadline_stale_ = true;
+  bool output_ended_ = false;
+  bool pong_owed_ = false;
+  // Declared before the socket: given back only after the socket below has been closed.
   connection_slot slot_;
   shared_state& hub_;
-  cork& corks_;
   transport transport_;
   frame_reader reader_;
   net::steady_timer timer_;
   [[no_unique_address]] std::conditional_t<tls, tls_buffers, no_buffers> tls_;
   std::string owed_pong_;  // the latest ping's payload while a write is in flight
   proto::millis armed_ = proto::millis::max();
-  // Input or a timeout reached the logic since the timer was armed, so its deadline may have
-  // moved. Output alone (a broadcast) never moves it: a fan-out skips the re-arm check.
-  bool deadline_stale_ = true;
-  bool writing_ = false;   // a write waits for the socket
-  bool held_ = false;      // in the cork
-  bool closing_ = false;   // our close frame is queued: no data frames from here on
-  bool output_ended_ = false;
-  bool pong_owed_ = false;
-  bool finished_ = false;
   // Declared last: destroyed first, while the socket still exists, so leaving rooms and
   // presence run before the connection object goes.
   session_logic logic_;

@@ -100,11 +100,12 @@ class wire {
   /// is kept in failed_).
   std::size_t finish_send(ssize_t written);
 
-  tcp::socket socket_;
+  // Read on every write, so next to each other and to the socket's descriptor.
+  error_code failed_;       // set once a write fails; every later write reports it
   // Usually empty: a frame only stays when the socket did not take all of it.
   std::vector<chunk> queue_;
   std::size_t offset_ = 0;  // bytes of queue_.front() already written
-  error_code failed_;       // set once a write fails; every later write reports it
+  tcp::socket socket_;
 };
 
 }  // namespace parley::server

@@ -49,6 +49,28 @@ TEST(ServerOutboundQueue, FramesStayWithinTheClientsLimitsExceptForOneBigMessage
   EXPECT_EQ(queue.bytes(), 0u);
 }
 
+TEST(ServerOutboundQueue, ALoneMessageAndTheOnesBehindItKeepTheirOrder) {
+  // A lone message waits apart from the rest (no heap block); the next ones queue behind it.
+  outbound_queue queue(1 << 20, 1 << 16, 10);
+  const auto text = [](const char* t) { return std::make_shared<const std::string>(t); };
+  queue.push(text("a"), false);
+  EXPECT_EQ(queue.next_frame().joined(), "a");
+  queue.push(text("b"), false);
+  queue.push(text("c"), false);
+  frame_view frame = queue.next_frame();
+  EXPECT_EQ(frame.joined(), "abc");
+  EXPECT_EQ(queue.bytes(), 3u);
+  queue.pop_frame(frame);
+  EXPECT_TRUE(queue.empty());
+  queue.push(text("d"), false);
+  frame = queue.next_frame();
+  EXPECT_EQ(frame.joined(), "d");
+  queue.pop_frame(frame);
+  EXPECT_TRUE(queue.empty());
+  EXPECT_EQ(queue.bytes(), 0u);
+  EXPECT_TRUE(queue.next_frame().empty());
+}
+
 TEST(ServerOutboundQueue, TheBoundOverflowsAndTypingGivesWayAtHalf) {
   outbound_queue queue(/*max_bytes=*/1000, 1000, 100);
   EXPECT_EQ(queue.push(message(400), true), push_result::queued) << "typing below half";
