@@ -12,9 +12,42 @@ sqlite_db::sqlite_db(const std::string& path) {
     sqlite3_close(db_);
     throw store_error("open " + path + ": " + message);
   }
+  try {
+    begin_ = prepare("BEGIN IMMEDIATE");
+    commit_ = prepare("COMMIT");
+    rollback_ = prepare("ROLLBACK");
+  } catch (...) {
+    for (sqlite3_stmt* statement : {begin_, commit_, rollback_}) sqlite3_finalize(statement);
+    sqlite3_close(db_);
+    throw;
+  }
 }
 
-sqlite_db::~sqlite_db() { sqlite3_close_v2(db_); }
+sqlite_db::~sqlite_db() {
+  for (sqlite3_stmt* statement : {begin_, commit_, rollback_}) sqlite3_finalize(statement);
+  sqlite3_close_v2(db_);
+}
+
+sqlite3_stmt* sqlite_db::prepare(const char* sql) {
+  sqlite3_stmt* statement = nullptr;
+  if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &statement, nullptr) != SQLITE_OK) {
+    throw store_error(std::string("prepare: ") + sqlite3_errmsg(db_) + " in " + sql);
+  }
+  return statement;
+}
+
+void sqlite_db::step(sqlite3_stmt* statement) {
+  const int rc = sqlite3_step(statement);
+  sqlite3_reset(statement);
+  if (rc != SQLITE_DONE) {
+    throw store_error(std::string(sqlite3_sql(statement)) + ": " + sqlite3_errmsg(db_));
+  }
+}
+
+void sqlite_db::rollback() noexcept {
+  sqlite3_step(rollback_);
+  sqlite3_reset(rollback_);
+}
 
 void sqlite_db::exec(const char* sql) {
   char* message = nullptr;
@@ -81,17 +114,15 @@ std::string sqlite_cursor::text(int column) const {
               : std::string();
 }
 
-sqlite_transaction::sqlite_transaction(sqlite_db& db) : db_(db) { db_.exec("BEGIN IMMEDIATE"); }
+sqlite_transaction::sqlite_transaction(sqlite_db& db) : db_(db) { db_.begin(); }
 
 sqlite_transaction::~sqlite_transaction() {
-  if (!done_) {
-    // Rolling back after a failed statement must not throw out of a destructor.
-    sqlite3_exec(db_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
-  }
+  // Rolling back after a failed statement must not throw out of a destructor.
+  if (!done_) db_.rollback();
 }
 
 void sqlite_transaction::commit() {
-  db_.exec("COMMIT");
+  db_.commit();
   done_ = true;
 }
 

@@ -28,12 +28,25 @@ class sqlite_db {
   sqlite_db(const sqlite_db&) = delete;
   sqlite_db& operator=(const sqlite_db&) = delete;
 
-  /// Runs SQL without results (schema, pragmas, BEGIN/COMMIT).
+  /// Runs SQL without results (schema, pragmas).
   void exec(const char* sql);
   sqlite3* handle() const { return db_; }
 
+  /// BEGIN IMMEDIATE, COMMIT and ROLLBACK, prepared once: every stored message is one
+  /// transaction, and sqlite3_exec would parse each of these again every time.
+  void begin() { step(begin_); }
+  void commit() { step(commit_); }
+  /// Never throws (it runs from a destructor).
+  void rollback() noexcept;
+
  private:
+  sqlite3_stmt* prepare(const char* sql);
+  void step(sqlite3_stmt* statement);
+
   sqlite3* db_ = nullptr;
+  sqlite3_stmt* begin_ = nullptr;
+  sqlite3_stmt* commit_ = nullptr;
+  sqlite3_stmt* rollback_ = nullptr;
 };
 
 class sqlite_statement;
