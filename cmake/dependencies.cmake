@@ -36,6 +36,8 @@ else()
   find_package(SQLite3 REQUIRED)
   find_package(cereal CONFIG REQUIRED)
   find_package(PkgConfig REQUIRED)
+  # The server's batched sends (send_ring); Debian's liburing-dev ships no CMake package.
+  pkg_check_modules(liburing REQUIRED IMPORTED_TARGET liburing)
   if(PARLEY_BUILD_TESTS)
     find_package(GTest CONFIG REQUIRED)
   endif()

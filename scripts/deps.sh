@@ -4,7 +4,7 @@
 
 parley_packages=(
   g++ cmake ninja-build pkg-config
-  libboost-dev libboost-system-dev libssl-dev libsqlite3-dev
+  libboost-dev libboost-system-dev libssl-dev libsqlite3-dev liburing-dev
   libmsgpack-cxx-dev libcereal-dev rapidjson-dev libgtest-dev libbenchmark-dev
 )
 # The wasm build (protocol + client engine compiled with Emscripten, tests run under node).

@@ -63,6 +63,8 @@ Load:
   --warmup W             seconds before each window (fanout/floor 2, saturate 1, smoke 0.5)
   --bytes N              floor: bytes per send (default 102)
   --gather               floor: send each as sendmsg of two pieces (2-byte header + rest)
+  --uring                floor: send each burst through io_uring in batches of 256, as the
+                         server batches its sends (the server's own send_ring)
   --connections C        idle (default 10000; this machine's fd limit allows ~19000)
   --clients N            storm, resume (default 1000)
   --messages K           resume: messages sent while the clients are away (default 50)
@@ -135,6 +137,10 @@ bench_options parse_options(const std::vector<std::string>& args) {
       o.gather = true;
       continue;
     }
+    if (a == "--uring") {
+      o.uring = true;
+      continue;
+    }
     if (a == "--keep-data") {
       o.keep_data = true;
       continue;
@@ -163,12 +169,16 @@ bench_options parse_options(const std::vector<std::string>& args) {
     if (o.receivers && *o.receivers == 0) throw usage_error("--receivers must be > 0");
     if (o.bytes && (*o.bytes == 0 || *o.bytes > 65536)) throw usage_error("--bytes: 1..65536");
     if (o.gather && o.bytes && *o.bytes < 3) throw usage_error("--gather needs --bytes >= 3");
+    if (o.uring && o.gather) throw usage_error("--uring and --gather: one or the other");
+    if (o.uring && o.bytes && *o.bytes > 512) throw usage_error("--uring sends at most 512 bytes");
     if (o.seconds && *o.seconds <= 0) throw usage_error("--seconds must be > 0");
   } else {
     if (o.server_bin.empty() == o.url.empty()) throw usage_error("give exactly one of --server-bin and --url");
     if (!o.url.empty() && o.jwt_secret.empty()) throw usage_error("--url needs --jwt-secret");
     // Fanout's text is fixed at 100 bytes (payload.hpp): a --bytes there would be ignored.
-    if (o.bytes || o.gather) throw usage_error("--bytes and --gather apply to floor only");
+    if (o.bytes || o.gather || o.uring) {
+      throw usage_error("--bytes, --gather and --uring apply to floor only");
+    }
   }
   if (o.threads == 0 || o.threads > 64) throw usage_error("--threads: 1..64");
   if (o.sources == 0 || o.sources > 250) throw usage_error("--sources: 1..250");

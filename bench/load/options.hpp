@@ -36,6 +36,9 @@ struct bench_options {
   // floor: each send as a sendmsg of two pieces (a 2-byte header, the rest), as a server that
   // gathers a frame header and a shared payload would make it.
   bool gather = false;
+  // floor: every burst through the server's send_ring (io_uring, batches of 256), the shape of
+  // a server's sends once they are batched.
+  bool uring = false;
   std::optional<double> rate;                // publisher messages/s
   std::optional<double> deliveries;          // alternative: rate = deliveries / receivers
   std::optional<double> seconds;             // measured window per run/step

@@ -6,6 +6,8 @@
 #include "server_process.hpp"  // pin_to_cpu, /proc readings, abort_bench
 #include "slices.hpp"
 
+#include "send_ring.hpp"  // --uring: the server's own batching
+
 #include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
@@ -39,6 +41,7 @@ struct floor_shape {
   std::uint32_t receivers = 0;
   std::uint32_t bytes = 0;   // per send
   bool gather = false;       // sendmsg of a 2-byte piece and the rest, instead of send
+  bool uring = false;        // each burst through the server's send_ring (io_uring batches)
   double bursts_per_s = 0;   // P: one send to every receiver per burst
   int cpu = -1;              // the sender's CPU; -1: not pinned
   int nice = 0;
@@ -251,6 +254,27 @@ void tell(int fd, const sender_note& note) {
   msghdr gathered{};
   gathered.msg_iov = pieces.data();
   gathered.msg_iovlen = pieces.size();
+  // Counts each send's result, whether made here or reported by the ring.
+  struct send_counter final : server::send_ring::sender {
+    sender_note& note;
+    ssize_t size;
+    send_counter(sender_note& n, ssize_t bytes) : note(n), size(bytes) {}
+    void count(ssize_t sent) {
+      if (sent == size) ++note.sends;
+      else ++note.short_sends;
+      if (sent > 0) note.bytes_sent += static_cast<std::uint64_t>(sent);
+    }
+    void ring_sent(std::span<const char>, long result) override { count(result); }
+  } counter(note, size);
+  // --uring: the bursts go through the same ring the server batches a release's sends in.
+  std::unique_ptr<server::send_ring> ring;
+  if (shape.uring) {
+    ring = std::make_unique<server::send_ring>(true);
+    if (!ring->available()) {
+      errno = ENOSYS;
+      sender_failed(to_parent, ("io_uring: " + ring->refusal()).c_str());
+    }
+  }
   for (std::uint64_t k = 0;; ++k) {
     const std::int64_t due = s.start + std::llround(static_cast<double>(k) * interval_ns);
     if (due >= s.end) break;
@@ -262,13 +286,19 @@ void tell(int fd, const sender_note& note) {
       note.max_lag_ns = std::max(note.max_lag_ns, began - due);
       if (began - slice_at >= slice_ns) end_slice(began);
     }
+    if (ring) {
+      ring->begin();
+      for (const int fd : peers) {
+        ring->stage(fd, {}, std::string_view(payload.data(), payload.size()), counter);
+      }
+      ring->finish();
+      continue;
+    }
     for (const int fd : peers) {
       const ssize_t sent =
           shape.gather ? ::sendmsg(fd, &gathered, MSG_DONTWAIT | MSG_NOSIGNAL)
                        : ::send(fd, payload.data(), payload.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-      if (sent == size) ++note.sends;
-      else ++note.short_sends;
-      if (sent > 0) note.bytes_sent += static_cast<std::uint64_t>(sent);
+      counter.count(sent);
     }
   }
   if (!measuring) start_window();  // a window shorter than one burst interval
@@ -506,6 +536,7 @@ int send_floor(const bench_options& o, bool pin, const std::string& pin_note) {
   shape.receivers = o.receivers.value_or(1000);
   shape.bytes = o.bytes.value_or(102);
   shape.gather = o.gather;
+  shape.uring = o.uring;
   shape.bursts_per_s = o.rate ? *o.rate : o.deliveries.value_or(100000) / shape.receivers;
   shape.cpu = pin ? o.server_cpu : -1;
   shape.nice = o.nice;
@@ -570,11 +601,13 @@ int send_floor(const bench_options& o, bool pin, const std::string& pin_note) {
          pct_text(gen_wait), std::to_string(rep.short_sends), std::to_string(lost_bytes)});
   t.print(stdout, "floor: one sender process, " + std::to_string(shape.receivers) +
                       " loopback TCP sockets, " + std::to_string(shape.bytes) +
-                      (shape.gather ? "-byte sendmsg (2 pieces) to each in a burst, " : "-byte send to each in a burst, ") + fixed(shape.bursts_per_s, 1) + " bursts/s for " + fixed(seconds, 1) + " s after " +
+                      (shape.uring    ? "-byte send to each in a burst, through io_uring in batches of 256, "
+                       : shape.gather ? "-byte sendmsg (2 pieces) to each in a burst, "
+                                      : "-byte send to each in a burst, ") + fixed(shape.bursts_per_s, 1) + " bursts/s for " + fixed(seconds, 1) + " s after " +
                       fixed(warmup, 1) + " s warm-up\n(sender " + exit_text + ")");
   json_line j;
   j.add("scenario", "floor").add("receivers", static_cast<std::uint64_t>(shape.receivers));
-  j.add("bytes", static_cast<std::uint64_t>(shape.bytes)).add("gather", shape.gather).add("bursts_per_s", shape.bursts_per_s, 2);
+  j.add("bytes", static_cast<std::uint64_t>(shape.bytes)).add("gather", shape.gather).add("uring", shape.uring).add("bursts_per_s", shape.bursts_per_s, 2);
   j.add("offered_per_s", offered_s, 1).add("warmup_s", warmup, 2).add("seconds", seconds, 2);
   j.add("window_s", window_s, 3).add("sends_in_window", rep.window_sends).add("sends_per_s", sends_s, 1);
   j.add("sender_cpu_pct", sender_cpu, 2).add("sender_cpu_wait_pct", sender_wait, 2);

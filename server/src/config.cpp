@@ -66,6 +66,8 @@ const option_spec specs[] = {
      "open connections per client address, IPv6 per /64 (else HTTP 429); 0 = no limit"},
     {"max_connections_per_user", &server_options::max_connections_per_user,
      "sessions per user (else close 4006); 0 = no limit"},
+    {"io_uring", &server_options::io_uring,
+     "batch fan-out sends through io_uring (send(2) per frame where the kernel refuses it)"},
     {"log_level", &server_options::log_level, "debug, info, warn or error"},
 };
 

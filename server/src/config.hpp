@@ -82,6 +82,10 @@ struct server_options {
   // 32: tabs and devices of one person; a leaked token cannot open thousands of sessions.
   // Over it, hello is refused (error limit_exceeded, close 4006). 0 = no limit.
   std::uint32_t max_connections_per_user = 32;
+  // On: a fan-out's sends reach the kernel in batches through io_uring, which saves a kernel
+  // entry and exit per recipient. Where io_uring is refused (old kernel, seccomp) the server
+  // logs it and sends one send(2) per frame, as it does with this off.
+  bool io_uring = true;
   // info: one line per connection and error; debug adds one per message.
   std::string log_level = "info";
 

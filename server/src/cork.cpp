@@ -26,11 +26,10 @@ void cork::release() {
   releasing_.swap(held_);
   // Writers held while this runs (a session released here and destroyed announces its user's
   // presence to others) go into held_, for the next release, not into this loop.
-  for (auto& writer : releasing_) {
-    writer->uncork();
-    // Let go now, while the writer's reference count is still in the cache.
-    writer.reset();
-  }
+  if (ring_ != nullptr) ring_->begin();
+  for (auto& writer : releasing_) writer->uncork();
+  // Every writer is still held here: a staged send reports to a live wire.
+  if (ring_ != nullptr) ring_->finish();
   releasing_.clear();
 }
 

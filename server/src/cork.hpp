@@ -9,9 +9,13 @@
 // any session), at most max_rounds times. An idle loop therefore flushes after one extra hop;
 // a busy one coalesces up to max_rounds turns of input. The outbound queue's byte bound still
 // applies while a write is held.
+//
+// A release is also one send batch: the writers' lone small frames are staged in the
+// send_ring while it uncorks them, and leave together (send_ring.hpp) before it returns.
 #pragma once
 
 #include "net.hpp"
+#include "send_ring.hpp"
 
 #include <boost/asio/io_context.hpp>
 
@@ -37,7 +41,12 @@ class cork {
   /// Rounds of input a held write may wait for, at most.
   static constexpr unsigned max_rounds = 8;
 
-  explicit cork(net::io_context::executor_type executor) : executor_(executor) {}
+  /// `ring` (may be null: every writer sends for itself) batches the sends of a release.
+  explicit cork(net::io_context::executor_type executor, send_ring* ring = nullptr)
+      : executor_(executor), ring_(ring) {}
+
+  /// The ring the writers of this loop stage their sends in (null when there is none).
+  send_ring* ring() const { return ring_ != nullptr && ring_->available() ? ring_ : nullptr; }
 
   /// `writer` is uncorked once this burst of input is over. Once per burst: the writer remembers
   /// that it is held until uncork() runs.
@@ -51,6 +60,7 @@ class cork {
   void release();
 
   net::io_context::executor_type executor_;
+  send_ring* ring_;
   std::vector<std::shared_ptr<corked>> held_;
   std::vector<std::shared_ptr<corked>> releasing_;  // kept for its capacity
   std::uint64_t inputs_ = 0;

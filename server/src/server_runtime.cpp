@@ -68,6 +68,9 @@ int server_runtime::run() {
   log_line(log_level::info, "parley-server listening on " + base + " (WebSocket " +
                                 (tls_ ? "wss://" : "ws://") + authority + "/ws), data in " +
                                 options_.data);
+  log_line(log_level::info, sends_.available()
+                                ? "fan-out sends batched through io_uring"
+                                : "fan-out sends one send(2) each: io_uring " + sends_.refusal());
   if (options_.dev) {
     log_line(log_level::warn,
              "DEV MODE: anyone can mint tokens. Get one with: curl -X POST '" + base +

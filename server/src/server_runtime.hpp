@@ -10,6 +10,7 @@
 #include "instant.hpp"
 #include "listener.hpp"
 #include "metrics.hpp"
+#include "send_ring.hpp"
 #include "net.hpp"
 #include "shared_state.hpp"
 #include "store.hpp"
@@ -52,12 +53,15 @@ class server_runtime {
   shared_state hub_;
   http_routes routes_;
   address_limits connections_;  // per remote address, for max_connections_per_ip
+  // The sends of each cork release leave through one ring (when the kernel allows io_uring).
+  // Outlives the io_context: the sessions' wires point at it.
+  send_ring sends_{options_.io_uring};
   // Declared after everything sessions refer to: destroying the io_context destroys the
   // sessions still queued in it, and they detach from hub_ as they go.
   net::io_context ioc_{1};
   // After the io_context: dropped (in run) and destroyed while the sessions it holds can still
   // close their sockets.
-  cork corks_{ioc_.get_executor()};
+  cork corks_{ioc_.get_executor(), &sends_};
   net::signal_set signals_;
   net::steady_timer hub_timer_;
   net::steady_timer stop_timer_;

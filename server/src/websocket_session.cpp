@@ -18,6 +18,16 @@ std::span<char> scratch() {
   return space;
 }
 
+/// Plain TCP: the wire, batching its lone frames in the loop's send ring. TLS: the stream.
+template <class Transport, class Stream>
+Transport open_transport(Stream&& stream, cork& corks) {
+  if constexpr (std::is_same_v<Transport, wire>) {
+    return wire(std::move(stream), corks.ring());
+  } else {
+    return Transport(std::move(stream));
+  }
+}
+
 }  // namespace
 
 template <class Stream>
@@ -26,13 +36,19 @@ websocket_session<Stream>::websocket_session(Stream&& stream, connection_slot sl
     : corks_(corks),
       slot_(std::move(slot)),
       hub_(hub),
-      transport_(std::move(stream)),
+      transport_(open_transport<transport>(std::move(stream), corks)),
       reader_(hub.options().max_frame),
       timer_(transport_.get_executor()),
       logic_(hub, read_clocks()) {
   // Broadcasts from other sessions land in the logic's queue at any time; they are written
   // once the loop's current burst of input is over.
   logic_.on_output([this] { hold(); });
+  if constexpr (!tls) {
+    // A frame the send ring could not send whole waits in the wire again.
+    transport_.on_backlog([this] {
+      if (!writing_ && !finished_) start_write();
+    });
+  }
 }
 
 template <class Stream>

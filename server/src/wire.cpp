@@ -66,7 +66,8 @@ class piece_list {
 bool wire::write_frame(const frame_view& frame) {
   std::array<unsigned char, 10> header;
   const std::size_t header_size = frame_header(ws_opcode::binary, frame.bytes, header);
-  return write(std::span(header).first(header_size), frame.messages, header_size + frame.bytes);
+  return write(std::span(header).first(header_size), frame.messages, header_size + frame.bytes,
+               /*may_stage=*/true);
 }
 
 bool wire::write_control(unsigned opcode, std::string_view payload) {
@@ -76,11 +77,11 @@ bool wire::write_control(unsigned opcode, std::string_view payload) {
   if (!payload.empty()) body = std::make_shared<const std::string>(payload);
   return write(std::span(header).first(header_size),
                std::span<const shared_buffer>(&body, payload.empty() ? 0 : 1),
-               header_size + payload.size());
+               header_size + payload.size(), /*may_stage=*/false);
 }
 
 bool wire::write(std::span<const unsigned char> header, std::span<const shared_buffer> parts,
-                 std::size_t size) {
+                 std::size_t size, bool may_stage) {
   auto queued = [&] {
     chunk rest;
     std::copy(header.begin(), header.end(), rest.header.begin());
@@ -88,14 +89,15 @@ bool wire::write(std::span<const unsigned char> header, std::span<const shared_b
     rest.parts.assign(parts.begin(), parts.end());
     return rest;
   };
-  if (!queue_.empty() || failed_) {
-    // Behind bytes still waiting (or on a failed socket, where async_drain reports it).
+  if (!queue_.empty() || failed_ || in_ring_) {
+    // Behind bytes still waiting or staged (or on a failed socket, where async_drain reports
+    // it).
     queue_.push_back(queued());
     flush();
     return queue_.empty();
   }
   // The common case: nothing waits, so the frame goes now, from where its bytes already lie.
-  const std::size_t written = send(header, parts);
+  const std::size_t written = send(header, parts, may_stage);
   if (written == size) return true;
   if (failed_) return false;  // async_drain reports the error
   queue_.push_back(queued());
@@ -104,6 +106,7 @@ bool wire::write(std::span<const unsigned char> header, std::span<const shared_b
 }
 
 void wire::flush() {
+  if (in_ring_) return;  // the staged frame goes first; ring_sent() comes before any drain
   for (;;) {
     // Drop every chunk fully written.
     std::size_t done = 0;
@@ -127,7 +130,7 @@ void wire::flush() {
 }
 
 std::size_t wire::send(std::span<const unsigned char> header,
-                       std::span<const shared_buffer> parts) {
+                       std::span<const shared_buffer> parts, bool may_stage) {
   const int fd = socket_.native_handle();
   // A lone small frame (the usual fan-out delivery: one message) is copied next to its header
   // and sent with send(2): copying ~100 bytes costs less than the kernel's import and walk of a
@@ -136,6 +139,12 @@ std::size_t wire::send(std::span<const unsigned char> header,
     const std::size_t body = parts.empty() ? 0 : parts.front()->size();
     std::array<char, small_frame> flat;
     if (header.size() + body <= flat.size()) {
+      const std::string_view bytes =
+          body == 0 ? std::string_view() : std::string_view(*parts.front());
+      if (may_stage && ring_ != nullptr && ring_->stage(fd, header, bytes, *this)) {
+        in_ring_ = true;  // counted as written until ring_sent() says otherwise
+        return header.size() + body;
+      }
       std::memcpy(flat.data(), header.data(), header.size());
       if (body != 0) std::memcpy(flat.data() + header.size(), parts.front()->data(), body);
       return finish_send(
@@ -146,6 +155,25 @@ std::size_t wire::send(std::span<const unsigned char> header,
   pieces.add(header.data(), header.size());
   pieces.add(parts);
   return finish_send(pieces.send(fd));
+}
+
+void wire::ring_sent(std::span<const char> staged, const long result) {
+  in_ring_ = false;
+  if (result == static_cast<long>(staged.size())) return;  // anything queued behind is drained
+  if (result < 0 && result != -EAGAIN && result != -EWOULDBLOCK && result != -EINTR) {
+    failed_ = error_code(static_cast<int>(-result), boost::system::system_category());
+    queue_.clear();
+    offset_ = 0;
+  } else {
+    // The rest of the frame goes before whatever was queued behind it; nothing of those has
+    // been written (offset_ is 0 while a frame is staged).
+    const std::size_t written = result < 0 ? 0 : static_cast<std::size_t>(result);
+    chunk rest;
+    rest.parts.push_back(std::make_shared<const std::string>(staged.data() + written,
+                                                              staged.size() - written));
+    queue_.insert(queue_.begin(), std::move(rest));
+  }
+  if (backlog_) backlog_();
 }
 
 std::size_t wire::send_queue() {

@@ -48,6 +48,8 @@ TEST(ServerConfig, DefaultsMatchTheProtocolDefaults) {
   EXPECT_EQ(options.send_queue_bytes, 1048576u);
   EXPECT_EQ(options.dedup_window_s, 86400u);
   EXPECT_EQ(options.log_level, "info");
+  EXPECT_TRUE(options.io_uring);
+  EXPECT_FALSE(load_options({"--io-uring=false"}, fake_env({})).io_uring);
   EXPECT_EQ(options.params(), proto::server_params{});
 }
 

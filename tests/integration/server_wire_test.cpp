@@ -1,6 +1,8 @@
 // The plain-TCP write side alone, over a real loopback connection: a lone small frame (copied flat
 // and sent with send(2)) and gathered frames (sendmsg) leave as the same bytes, and when the
-// socket stops taking them, a frame cut mid-way is finished before the next one starts.
+// socket stops taking them, a frame cut mid-way is finished before the next one starts. With a
+// send_ring, lone frames staged during a batch leave only when it is submitted, before anything
+// written behind them, and a staged frame the socket refused or cut is finished by the drain.
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
@@ -12,7 +14,10 @@
 #include <string>
 #include <vector>
 
+#include <sys/socket.h>
+
 #include "frame_header.hpp"
+#include "send_ring.hpp"
 #include "wire.hpp"
 
 namespace parley::test {
@@ -50,7 +55,7 @@ struct loopback {
   tcp::socket peer{io};
   std::unique_ptr<server::wire> wire;
 
-  explicit loopback(int send_buffer = 0) {
+  explicit loopback(int send_buffer = 0, server::send_ring* ring = nullptr) {
     tcp::acceptor acceptor(io, tcp::endpoint(net::ip::address_v4::loopback(), 0));
     peer.connect(acceptor.local_endpoint());
     tcp::socket accepted = acceptor.accept();
@@ -58,7 +63,45 @@ struct loopback {
       accepted.set_option(net::socket_base::send_buffer_size(send_buffer));
       peer.set_option(net::socket_base::receive_buffer_size(send_buffer));
     }
-    wire = std::make_unique<server::wire>(server::beast::tcp_stream(std::move(accepted)));
+    wire = std::make_unique<server::wire>(server::beast::tcp_stream(std::move(accepted)), ring);
+  }
+
+  /// Bytes the peer can read now, without waiting.
+  std::string read_available() {
+    std::string bytes;
+    peer.non_blocking(true);
+    for (;;) {
+      char chunk[8192];
+      error_code ec;
+      const std::size_t got = peer.read_some(net::buffer(chunk), ec);
+      if (ec) break;
+      bytes.append(chunk, got);
+    }
+    peer.non_blocking(false);
+    return bytes;
+  }
+
+  /// Reads `size` bytes while running the io_context (a drain writes as room appears), for
+  /// at most 20 s.
+  std::string read_while_draining(std::size_t size) {
+    std::string received;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    peer.non_blocking(true);
+    while (received.size() < size && std::chrono::steady_clock::now() < deadline) {
+      char chunk[8192];
+      error_code ec;
+      const std::size_t got = peer.read_some(net::buffer(chunk), ec);
+      if (ec == net::error::would_block) {
+        io.restart();  // run_for stops the context whenever it runs out of work
+        io.run_for(std::chrono::milliseconds(5));
+        continue;
+      }
+      if (ec) break;
+      received.append(chunk, got);
+    }
+    io.restart();
+    io.run_for(std::chrono::milliseconds(100));
+    return received;
   }
 
   std::string read(std::size_t size) {
@@ -129,6 +172,107 @@ TEST(ServerWire, FramesCutByAFullSocketArriveWholeAndInOrderOnceThePeerReads) {
   EXPECT_EQ(drain_result, error_code{});
   ASSERT_EQ(received.size(), expected.size());
   EXPECT_TRUE(received == expected) << "bytes differ from the frames written, in order";
+}
+
+TEST(ServerWire, StagedFramesLeaveWhenTheBatchIsSubmittedBeforeWhatWasWrittenBehindThem) {
+  server::send_ring ring(true);
+  ASSERT_TRUE(ring.available()) << ring.refusal();
+  loopback first(0, &ring), second(0, &ring);
+  int backlogs = 0;
+  first.wire->on_backlog([&] { ++backlogs; });
+
+  ring.begin();
+  EXPECT_TRUE(first.wire->write_frame(held_frame{{text("one")}}.view()));
+  EXPECT_TRUE(second.wire->write_frame(held_frame{{text("uno")}}.view()));
+  // Behind a staged frame everything queues, control frames too, and waits for the drain.
+  EXPECT_FALSE(first.wire->write_frame(held_frame{{text("two")}}.view()));
+  EXPECT_FALSE(first.wire->write_control(server::ws_opcode::pong, "p"));
+  EXPECT_EQ(first.read_available(), "") << "a staged frame left before the batch was submitted";
+  ring.finish();
+  EXPECT_EQ(backlogs, 0) << "the staged frame went whole: nothing to report";
+  EXPECT_EQ(second.read_available(), framed("uno"));
+
+  error_code drained = net::error::would_block;
+  first.wire->async_drain([&](error_code ec) { drained = ec; });
+  const std::string expected = framed("one") + framed("two") + std::string("\x8a\x01p", 3);
+  EXPECT_EQ(first.read_while_draining(expected.size()), expected);
+  EXPECT_EQ(drained, error_code{});
+
+  // Outside a batch the wire sends at once, as without a ring.
+  EXPECT_TRUE(first.wire->write_frame(held_frame{{text("three")}}.view()));
+  EXPECT_EQ(first.read(framed("three").size()), framed("three"));
+}
+
+TEST(ServerWire, AStagedFrameTheSocketCouldNotTakeIsFinishedByTheDrain) {
+  server::send_ring ring(true);
+  ASSERT_TRUE(ring.available()) << ring.refusal();
+  loopback link(/*send_buffer=*/4096, &ring);
+  // Fill the socket behind the wire's back, so that the wire has nothing queued of its own.
+  const int fd = link.wire->socket().native_handle();
+  const std::string filler(1000, 'f');
+  std::size_t filled = 0;
+  for (int i = 0; i < 100000; ++i) {
+    const ssize_t sent = ::send(fd, filler.data(), filler.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (sent <= 0) break;
+    filled += static_cast<std::size_t>(sent);
+  }
+  ASSERT_GT(filled, 0u);
+  int backlogs = 0;
+  link.wire->on_backlog([&] { ++backlogs; });
+
+  const std::string payload(120, 's');
+  ring.begin();
+  EXPECT_TRUE(link.wire->write_frame(held_frame{{text(payload)}}.view()));
+  EXPECT_FALSE(link.wire->write_frame(held_frame{{text("next")}}.view()));
+  ring.finish();
+  EXPECT_EQ(backlogs, 1) << "a refused staged frame must be reported";
+
+  error_code drained = net::error::would_block;
+  link.wire->async_drain([&](error_code ec) { drained = ec; });
+  const std::string received = link.read_while_draining(filled + framed(payload).size() +
+                                                        framed("next").size());
+  ASSERT_EQ(received.size(), filled + framed(payload).size() + framed("next").size());
+  EXPECT_TRUE(received.substr(filled) == framed(payload) + framed("next"))
+      << "the staged frame or the one behind it came out changed or out of order";
+  EXPECT_EQ(drained, error_code{});
+}
+
+TEST(ServerWire, AStagedSendToAResetPeerFailsTheWire) {
+  server::send_ring ring(true);
+  ASSERT_TRUE(ring.available()) << ring.refusal();
+  loopback link(0, &ring);
+  // An abortive close: the peer's end answers the next segment with a reset.
+  link.peer.set_option(net::socket_base::linger(true, 0));
+  link.peer.close();
+  // The first send after the reset may still be taken; the one after that must fail.
+  int backlogs = 0;
+  link.wire->on_backlog([&] { ++backlogs; });
+  for (int attempt = 0; attempt < 50 && backlogs == 0; ++attempt) {
+    ring.begin();
+    link.wire->write_frame(held_frame{{text("lost")}}.view());
+    ring.finish();
+  }
+  ASSERT_EQ(backlogs, 1);
+  error_code drained;
+  link.wire->async_drain([&](error_code ec) { drained = ec; });
+  link.io.run_for(std::chrono::seconds(5));
+  EXPECT_TRUE(drained == net::error::connection_reset || drained == net::error::broken_pipe)
+      << drained.message();
+  // Later frames report the failure too, and are not staged.
+  ring.begin();
+  EXPECT_FALSE(link.wire->write_frame(held_frame{{text("later")}}.view()));
+  ring.finish();
+}
+
+TEST(ServerWire, ARingTurnedOffStagesNothing) {
+  server::send_ring ring(false);
+  EXPECT_FALSE(ring.available());
+  EXPECT_NE(ring.refusal(), "");
+  loopback link(0, &ring);
+  ring.begin();
+  EXPECT_TRUE(link.wire->write_frame(held_frame{{text("now")}}.view()));
+  EXPECT_EQ(link.read(framed("now").size()), framed("now"));
+  ring.finish();
 }
 
 }  // namespace
