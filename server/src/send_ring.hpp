@@ -69,6 +69,7 @@ class send_ring {
     int fd;
     std::size_t offset;  // into arena_
     std::size_t size;
+    long result;  // -ECANCELED until its completion is in
   };
 
   /// Sends everything staged so far and reports each result; the batch stays open.
@@ -78,8 +79,8 @@ class send_ring {
   std::string refusal_;
   bool open_ = false;
   std::vector<staged> staged_;
-  std::vector<char> arena_;  // depth * max_send bytes: every staged send fits
-  std::vector<long> results_;
+  std::vector<char> arena_;  // depth * max_send bytes: a full batch always fits
+  std::size_t used_ = 0;     // arena bytes staged so far
 };
 
 }  // namespace parley::server
