@@ -44,7 +44,11 @@ bool send_ring::stage(int fd, std::span<const unsigned char> header, std::string
   if (!open_ || header.size() + body.size() > max_send) return false;
   const std::size_t size = header.size() + body.size();
   // Packed back to back: a batch of 226-byte frames touches 57 KiB of arena, not 128.
-  if (staged_.size() == depth || used_ + size > arena_.size()) submit();
+  if (staged_.size() == depth || used_ + size > arena_.size()) {
+    submit();
+    // That batch may have failed and given the ring up: nothing may be staged in it then.
+    if (!open_) return false;
+  }
   const std::size_t offset = used_;
   used_ += size;
   std::memcpy(arena_.data() + offset, header.data(), header.size());

@@ -3,6 +3,7 @@
 // socket stops taking them, a frame cut mid-way is finished before the next one starts. With a
 // send_ring, lone frames staged during a batch leave only when it is submitted, before anything
 // written behind them, and a staged frame the socket refused or cut is finished by the drain.
+// A ring whose kernel side fails mid-batch is given up without losing or reordering a frame.
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
@@ -14,7 +15,11 @@
 #include <string>
 #include <vector>
 
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
 
 #include "frame_header.hpp"
 #include "send_ring.hpp"
@@ -262,6 +267,57 @@ TEST(ServerWire, AStagedSendToAResetPeerFailsTheWire) {
   ring.begin();
   EXPECT_FALSE(link.wire->write_frame(held_frame{{text("later")}}.view()));
   ring.finish();
+}
+
+/// This process's io_uring descriptor (-1 if none): the ring under test is the only one.
+int ring_descriptor() {
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    if (std::filesystem::read_symlink(entry.path(), ec).string() == "anon_inode:[io_uring]") {
+      return std::stoi(entry.path().filename().string());
+    }
+  }
+  return -1;
+}
+
+TEST(ServerWire, ARingThatFailsMidBatchIsGivenUpAndEveryFrameStillLeavesInOrder) {
+  server::send_ring ring(true);
+  ASSERT_TRUE(ring.available()) << ring.refusal();
+  // More connections than one batch holds, so that staging goes on after a failed submission.
+  constexpr std::size_t count = server::send_ring::depth + 40;
+  std::vector<std::unique_ptr<loopback>> links;
+  for (std::size_t i = 0; i < count; ++i) links.push_back(std::make_unique<loopback>(0, &ring));
+  std::vector<int> backlogs(count, 0);
+  for (std::size_t i = 0; i < count; ++i) links[i]->wire->on_backlog([&, i] { ++backlogs[i]; });
+
+  // The kernel side breaks: the ring's descriptor now names /dev/null, so the next
+  // io_uring_enter fails as a lost or revoked ring would.
+  const int ring_fd = ring_descriptor();
+  ASSERT_GE(ring_fd, 0);
+  const int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(null_fd, 0);
+  ASSERT_EQ(::dup2(null_fd, ring_fd), ring_fd);
+  ::close(null_fd);
+
+  ring.begin();
+  for (std::size_t i = 0; i < count; ++i) {
+    EXPECT_TRUE(links[i]->wire->write_frame(held_frame{{text("m" + std::to_string(i))}}.view()))
+        << "frame " << i << " was not taken whole";
+  }
+  ring.finish();
+  EXPECT_FALSE(ring.available());
+  EXPECT_EQ(ring.refusal(), "a batch failed");
+
+  for (std::size_t i = 0; i < count; ++i) {
+    const std::string first = "m" + std::to_string(i);
+    EXPECT_EQ(links[i]->read_available(), framed(first)) << "connection " << i;
+    EXPECT_EQ(backlogs[i], 0) << "connection " << i << " heard of a backlog it did not have";
+    // Later batches stage nothing: every frame is sent at once.
+    ring.begin();
+    EXPECT_TRUE(links[i]->wire->write_frame(held_frame{{text("later")}}.view()));
+    ring.finish();
+    EXPECT_EQ(links[i]->read_available(), framed("later")) << "connection " << i;
+  }
 }
 
 TEST(ServerWire, ARingTurnedOffStagesNothing) {
