@@ -11,6 +11,7 @@
 
 #include <array>
 #include <chrono>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -18,8 +19,6 @@
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <filesystem>
 
 #include "frame_header.hpp"
 #include "send_ring.hpp"
